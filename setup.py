@@ -1,0 +1,143 @@
+"""Build the compiled SSIM kernels.
+
+Environment variables (all optional):
+
+SSIMFAST_PORTABLE=1   build for any CPU of the target architecture (no -march=native);
+                      use this for wheels that run on other machines.
+SSIMFAST_OPENMP=0     build without OpenMP (serial kernels);
+SSIMFAST_OPENMP=1     fail the build if the compiler has no working OpenMP.
+                      Default: use OpenMP if a test program compiles, links and runs.
+"""
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+
+import numpy as np
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+OPENMP_PROBE = textwrap.dedent(
+    """
+    #include <omp.h>
+    #include <stdio.h>
+    int main(void) {
+        #pragma omp parallel
+        printf("nthreads=%d\\n", omp_get_num_threads());
+        return 0;
+    }
+    """
+)
+
+
+def _env_flag(name, default):
+    value = os.environ.get(name, default).strip().lower()
+    if value not in ("0", "1", "auto", "false", "true", ""):
+        raise SystemExit(f"{name} must be 0, 1 or auto, got {value!r}")
+    return {"false": "0", "true": "1", "": default}.get(value, value)
+
+
+def _openmp_flags(compiler):
+    """(compile, link) flags for OpenMP with this compiler."""
+    if compiler.compiler_type == "msvc":
+        return ["/openmp"], []
+    if sys.platform == "darwin" and "openmp" in os.environ.get("CPPFLAGS", ""):
+        # Apple clang: the user already put -Xpreprocessor -fopenmp in CPPFLAGS.
+        return [], ["-lomp"]
+    return ["-fopenmp"], ["-fopenmp"]
+
+
+def _compiles(compiler, source, compile_args, link_args=(), run=False):
+    """Compile (and link and run, if asked) `source`; return its output or None."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "probe.c")
+        with open(path, "w") as f:
+            f.write(source)
+        try:
+            objects = compiler.compile([path], output_dir=tmp, extra_postargs=compile_args)
+            if not run:
+                return ""
+            exe = os.path.join(tmp, "probe")
+            compiler.link_executable(objects, exe, extra_postargs=list(link_args))
+            env = dict(os.environ, OMP_NUM_THREADS="2")
+            return subprocess.check_output([exe], env=env, text=True)
+        except Exception:  # any compile, link or run failure means "not supported"
+            return None
+
+
+def _warn_box(lines):
+    width = max(len(line) for line in lines)
+    bar = "*" * (width + 4)
+    print("\n".join([bar] + [f"* {line.ljust(width)} *" for line in lines] + [bar]))
+
+
+class BuildExt(build_ext):
+    """build_ext that probes the compiler once for OpenMP and -march=native."""
+
+    def build_extensions(self):
+        if self.compiler.compiler_type == "msvc":
+            compile_args = ["/O2", "/fp:precise"]
+        else:
+            # No FMA contraction: identical images must give exactly 1.0 (see
+            # _ssim_row), and native and portable builds give the same bits.
+            compile_args = ["-O3", "-ffp-contract=off"]
+        link_args = []
+        macros = []
+
+        portable = _env_flag("SSIMFAST_PORTABLE", "0") == "1"
+        if not portable and self.compiler.compiler_type != "msvc":
+            if _compiles(self.compiler, "int main(void){return 0;}\n", ["-march=native"]) is not None:
+                compile_args.append("-march=native")
+                macros.append(("SSIMFAST_NATIVE", "1"))
+            else:
+                print("ssimfast: the compiler rejects -march=native; building portable code")
+
+        want = _env_flag("SSIMFAST_OPENMP", "auto")
+        if want != "0":
+            omp_compile, omp_link = _openmp_flags(self.compiler)
+            out = _compiles(self.compiler, OPENMP_PROBE, omp_compile, omp_link, run=True)
+            if out is not None and out.count("nthreads=") == 2:
+                compile_args += omp_compile
+                link_args += omp_link
+                print("ssimfast: building with OpenMP (" + " ".join(omp_compile) + ")")
+            elif want == "1":
+                raise SystemExit("ssimfast: SSIMFAST_OPENMP=1 but the compiler has no working OpenMP")
+            else:
+                _warn_box([
+                    "WARNING: this compiler has no working OpenMP support.",
+                    "ssimfast builds serial kernels: correct, but one core per call.",
+                    "Install an OpenMP runtime (gcc: libgomp; clang: libomp) and rebuild",
+                    "to score with all cores; set SSIMFAST_OPENMP=1 to make this fatal.",
+                ])
+
+        for ext in self.extensions:
+            ext.extra_compile_args = compile_args + list(ext.extra_compile_args)
+            ext.extra_link_args = link_args + list(ext.extra_link_args)
+            ext.define_macros = macros + list(ext.define_macros)
+        super().build_extensions()
+
+
+extensions = [
+    Extension(
+        "ssimfast._ssim_cy",
+        ["ssimfast/_ssim_cy.pyx"],
+        include_dirs=[np.get_include()],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+    )
+]
+
+setup(
+    ext_modules=cythonize(
+        extensions,
+        compiler_directives={
+            "language_level": 3,
+            "boundscheck": False,
+            "wraparound": False,
+            "initializedcheck": False,
+            "cdivision": True,
+        },
+    ),
+    cmdclass={"build_ext": BuildExt},
+)

@@ -1,0 +1,502 @@
+"""structural_similarity: the Python layer.
+
+Every decision about the inputs is made here, before any kernel runs: shapes,
+dtypes, options, data_range, the filter taps, channel splitting and outputs.
+The kernels in _ssim_cy.pyx only do arithmetic on what this module hands them.
+"""
+import functools
+import math
+import numbers
+import operator
+import warnings
+
+import numpy as np
+
+from ssimfast._extension import kernels
+from ssimfast._threads import resolve_workers
+
+__all__ = ["structural_similarity"]
+
+# Dtypes the kernels read directly (native byte order).
+_KERNEL_DTYPES = frozenset(
+    np.dtype(t) for t in (np.uint8, np.uint16, np.int16, np.int32, np.int64, np.float32, np.float64)
+)
+# Other accepted dtypes, and the kernel dtype that holds each exactly (or, for
+# uint64 and long double, as scikit-image holds them: as float64).
+_CONVERTED = {
+    np.dtype(np.int8): np.dtype(np.int16),
+    np.dtype(np.uint32): np.dtype(np.int64),
+    np.dtype(np.uint64): np.dtype(np.float64),
+    np.dtype(np.float16): np.dtype(np.float32),
+    np.dtype(np.longdouble): np.dtype(np.float64),
+}
+_DEFAULTS = {"K1": 0.01, "K2": 0.03, "sigma": 1.5, "use_sample_covariance": True}
+# Truncation of the Gaussian window: 11 taps at sigma 1.5, as Wang et al. 2004.
+_TRUNCATE = 3.5
+
+
+def structural_similarity(
+    im1,
+    im2,
+    *,
+    win_size=None,
+    gradient=False,
+    data_range=None,
+    channel_axis=None,
+    gaussian_weights=False,
+    full=False,
+    workers=None,
+    **kwargs,
+):
+    """
+    Compute the mean structural similarity index between two images.
+
+    A compiled drop-in for ``skimage.metrics.structural_similarity``
+    (scikit-image 0.26): same arguments, same results, same errors and warnings.
+    Please pay attention to the `data_range` parameter with floating-point images.
+
+    Parameters
+    ----------
+    im1, im2 : array_like
+        Images of the same shape, any number of dimensions. Anything
+        ``np.asarray`` accepts (lists, PIL images) is converted.
+    win_size : int or None, optional
+        The side-length of the sliding window used in comparison. Must be an
+        odd value. If `gaussian_weights` is True, the filter is set by `sigma`
+        instead and `win_size`, if given, only sets the border left out of the
+        mean and the covariance normalisation (as in scikit-image).
+    gradient : bool, optional
+        If True, also return the gradient with respect to im2.
+    data_range : float, optional
+        The data range of the input image (difference between maximum and
+        minimum possible values). By default, this is estimated from the image
+        data type: 255 for uint8, 1 for bool, the full range for other integer
+        types (with a warning). Floating-point images require it. It must be a
+        finite number greater than 0.
+    channel_axis : int or None, optional
+        If None, the image is assumed to be a grayscale (single channel) image.
+        Otherwise, this parameter indicates which axis of the array corresponds
+        to channels; the result is the mean of the per-channel means.
+    gaussian_weights : bool, optional
+        If True, each patch has its mean and variance spatially weighted by a
+        normalized Gaussian kernel of width `sigma` (truncated at 3.5 sigma).
+    full : bool, optional
+        If True, also return the full structural similarity image.
+    workers : int or None, optional
+        Number of threads. None (default) uses OpenMP's default: all cores,
+        or ``OMP_NUM_THREADS``, or a ``threadpoolctl`` limit. Negative values
+        count back from it (-1 is all). The result does not depend on it.
+
+    Other Parameters
+    ----------------
+    use_sample_covariance : bool
+        If True (default), normalize covariances by N-1 rather than N, where N is
+        the number of pixels within the sliding window.
+    K1 : float
+        Algorithm parameter, K1 (small constant, see [1]_), default 0.01.
+    K2 : float
+        Algorithm parameter, K2 (small constant, see [1]_), default 0.03.
+    sigma : float
+        Standard deviation for the Gaussian when `gaussian_weights` is True,
+        default 1.5.
+    multichannel : bool
+        Deprecated spelling of ``channel_axis=-1``; emits a FutureWarning.
+
+    Returns
+    -------
+    mssim : numpy.float64 or numpy.float32
+        The mean structural similarity index over the image (float64, or, with
+        `channel_axis` and float16/float32 input, float32, as scikit-image).
+    grad : ndarray
+        The gradient of the structural similarity between im1 and im2 [2]_.
+        This is only returned if `gradient` is set to True.
+    S : ndarray
+        The full SSIM image. This is only returned if `full` is set to True.
+        Near the edges, its windows are mirrored ('reflect' mode); the mean
+        leaves out a border of ``(win_size - 1) // 2`` pixels on every axis.
+
+    Raises
+    ------
+    TypeError
+        For inputs that are not real numbers (complex, object, strings, dates),
+        an unknown keyword argument, or options of the wrong type.
+    ValueError
+        For images of different shapes, a floating-point image without
+        `data_range`, or an invalid option value (the message says which).
+
+    Notes
+    -----
+    To match the implementation of Wang et al. [1]_, set `gaussian_weights`
+    to True, `sigma` to 1.5, `use_sample_covariance` to False, and
+    specify the `data_range` argument.
+
+    Statistics are computed in double precision whatever the input dtype;
+    float32 results therefore differ from scikit-image's float32 arithmetic in
+    the last few digits.
+
+    References
+    ----------
+    .. [1] Wang, Z., Bovik, A. C., Sheikh, H. R., & Simoncelli, E. P.
+       (2004). Image quality assessment: From error visibility to
+       structural similarity. IEEE Transactions on Image Processing,
+       13, 600-612. :DOI:`10.1109/TIP.2003.819861`
+    .. [2] Avanaki, A. N. (2009). Exact global histogram specification
+       optimized for structural similarity. Optical Review, 16, 613-621.
+       :DOI:`10.1007/s10043-009-0119-z`
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ssimfast import structural_similarity
+    >>> rng = np.random.default_rng(0)
+    >>> a = rng.integers(0, 256, (64, 64), dtype=np.uint8)
+    >>> float(structural_similarity(a, a))
+    1.0
+    """
+    im1 = _as_image(im1, "im1")
+    im2 = _as_image(im2, "im2")
+    if im1.shape != im2.shape:
+        raise ValueError(
+            "Input images must have the same dimensions: "
+            f"im1.shape={im1.shape} but im2.shape={im2.shape}."
+        )
+    opts = _pop_options(kwargs)
+    channel_axis = _resolve_channel_axis(channel_axis, opts.pop("multichannel"), im1.ndim)
+    float_type = _supported_float_type(im1.dtype)
+    spatial = tuple(n for ax, n in enumerate(im1.shape) if ax != channel_axis)
+    if not spatial:
+        raise ValueError(
+            f"the images have shape {im1.shape}: with channel_axis={channel_axis} "
+            "no spatial axis is left; pass channel_axis=None for single-channel data"
+        )
+
+    K1 = _non_negative(opts["K1"], "K1")
+    K2 = _non_negative(opts["K2"], "K2")
+    sigma = _non_negative(opts["sigma"], "sigma")
+    use_sample_covariance = bool(opts["use_sample_covariance"])
+    win_size, taps = _window(win_size, gaussian_weights, sigma, spatial)
+    NP = win_size ** len(spatial)
+    if use_sample_covariance and NP == 1:
+        raise ValueError(
+            "use_sample_covariance=True needs more than one pixel per window (it "
+            "divides by N-1); pass a larger win_size or use_sample_covariance=False"
+        )
+    cov_norm = NP / (NP - 1) if use_sample_covariance else 1.0
+    data_range = _data_range(data_range, im1.dtype, im2.dtype)
+    n_threads = resolve_workers(workers)
+
+    x, y = _kernel_inputs(im1, im2, float_type)
+    params = _Params(
+        taps=taps,
+        crop=(win_size - 1) // 2,
+        c1=(K1 * data_range) ** 2,
+        c2=(K2 * data_range) ** 2,
+        cov_norm=cov_norm,
+        n_threads=n_threads,
+    )
+
+    S = np.empty(im1.shape, dtype=np.float64) if full else None
+    G = np.empty(im1.shape, dtype=np.float64) if gradient else None
+    if channel_axis is None:
+        mssim = np.float64(_ssim_single(x, y, params, S, G))
+    else:
+        at = functools.partial(_slice_at_axis, axis=channel_axis)
+        means = [
+            _ssim_single(
+                x[at(ch)],
+                y[at(ch)],
+                params,
+                None if S is None else S[at(ch)],
+                None if G is None else G[at(ch)],
+            )
+            for ch in range(im1.shape[channel_axis])
+        ]
+        # As scikit-image: per-channel means stored in the float type, then averaged.
+        mssim = np.asarray(means, dtype=float_type).mean()
+
+    out = (mssim,)
+    if gradient:
+        out += (G.astype(float_type, copy=False),)
+    if full:
+        out += (S.astype(float_type, copy=False),)
+    return out[0] if len(out) == 1 else out
+
+
+class _Params:
+    """What the kernels need besides the images: taps per axis, constants, threads."""
+
+    __slots__ = ("taps", "crop", "c1", "c2", "cov_norm", "n_threads")
+
+    def __init__(self, **values):
+        for name, value in values.items():
+            setattr(self, name, value)
+
+
+_IDENTITY = np.ones(1, dtype=np.float64)
+
+
+def _ssim_single(x, y, p, S, G):
+    """Mean SSIM of one channel; fills S (the map) and G (the gradient) if given."""
+    spatial = x.ndim
+    if spatial == 1:  # a 1-D signal is a 1 x n image with no filtering along axis 0
+        x, y = x[np.newaxis], y[np.newaxis]
+        S = None if S is None else S[np.newaxis]
+        G = None if G is None else G[np.newaxis]
+        taps = [_IDENTITY, p.taps]
+        crops = [0, p.crop]
+    else:
+        taps = [p.taps] * spatial
+        crops = [p.crop] * spatial
+    shape = x.shape
+    ndim = len(shape)
+    tmaps = np.empty((3,) + shape) if G is not None else np.empty((0,) * (ndim + 1))
+    smap = S if S is not None else np.empty((0,) * ndim)
+
+    if ndim == 2:
+        total = kernels.ssim_2d(x, y, taps[0], taps[1], crops[0], crops[1],
+                                p.c1, p.c2, p.cov_norm, smap, tmaps, p.n_threads)
+    elif ndim == 3:
+        total = kernels.ssim_3d(x, y, taps[0], taps[1], taps[2], *crops,
+                                p.c1, p.c2, p.cov_norm, smap, tmaps, p.n_threads)
+    else:
+        total = _ssim_nd(x, y, taps, crops, p, S, tmaps)
+
+    if G is not None:
+        _gradient(x, y, tmaps, taps, p.n_threads, out=G)
+    count = math.prod(n - 2 * c for n, c in zip(shape, crops))
+    return total / count
+
+
+def _ssim_nd(x, y, taps, crops, p, S, tmaps):
+    """Any number of dimensions: whole-array separable passes (full-size temporaries)."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    stats = [x.copy(), y.copy(), x * x + y * y, x * y]
+    tmp = np.empty(x.shape)
+    for s in range(4):
+        stats[s], tmp = _filter_nd(stats[s], taps, p.n_threads, tmp)
+    smap = np.empty(x.size)
+    flat_t = tmaps.reshape(3, -1) if tmaps.shape[0] else np.empty((0, 0))
+    kernels.ssim_map_nd(*(s.ravel() for s in stats), p.c1, p.c2, p.cov_norm, smap, flat_t)
+    smap = smap.reshape(x.shape)
+    if S is not None:
+        S[...] = smap
+    interior = tuple(slice(c, n - c) for c, n in zip(crops, x.shape))
+    return smap[interior].sum(dtype=np.float64)
+
+
+def _filter_nd(a, taps, n_threads, tmp):
+    """Filter C-contiguous float64 `a` along every axis; returns (result, spare buffer)."""
+    shape = a.shape
+    for axis, t in enumerate(taps):
+        if t.shape[0] == 1 and t[0] == 1.0:
+            continue  # identity: 0 + 1.0 * v == v exactly
+        pre = math.prod(shape[:axis])
+        post = math.prod(shape[axis + 1:])
+        kernels.filter_axis(a.reshape(pre, shape[axis], post),
+                            tmp.reshape(pre, shape[axis], post), t, n_threads)
+        a, tmp = tmp, a
+    return a, tmp
+
+
+def _gradient(x, y, tmaps, taps, n_threads, out):
+    """Avanaki's gradient, in scikit-image's order of operations (Eqs. 7-8)."""
+    tmp = np.empty(x.shape)
+    f = []
+    for t in range(3):
+        filtered, tmp = _filter_nd(tmaps[t], taps, n_threads, tmp)
+        f.append(filtered)  # the spare may be tmaps[t]: it is no longer needed
+    f1, f2, f3 = f
+    np.multiply(f1, x, out=f1)
+    np.multiply(f2, y, out=f2)
+    f1 += f2
+    f1 += f3
+    f1 *= 2 / x.size
+    out[...] = f1
+
+
+# ---------------------------------------------------------------------------
+# Validation and inference
+# ---------------------------------------------------------------------------
+
+def _as_image(a, name):
+    a = np.asarray(a)
+    kind = a.dtype.kind
+    if kind == "c":
+        raise TypeError(
+            f"{name} is complex ({a.dtype}); SSIM is defined for real images: "
+            "pass its magnitude (np.abs) or real part"
+        )
+    if kind not in "biuf":
+        raise TypeError(
+            f"{name} has dtype {a.dtype}, which SSIM cannot score: pass an array of "
+            "bool, integer or floating-point values"
+        )
+    if a.ndim == 0:
+        raise ValueError(f"{name} is a 0-d array (a scalar); SSIM needs an image or signal")
+    return a
+
+
+def _pop_options(kwargs):
+    opts = {name: kwargs.pop(name, default) for name, default in _DEFAULTS.items()}
+    opts["multichannel"] = kwargs.pop("multichannel", None)
+    if kwargs:
+        name = next(iter(kwargs))
+        raise TypeError(
+            f"structural_similarity() got an unexpected keyword argument {name!r} "
+            "(scikit-image would silently ignore it); the options are "
+            "use_sample_covariance, K1, K2 and sigma"
+        )
+    return opts
+
+
+def _resolve_channel_axis(channel_axis, multichannel, ndim):
+    if multichannel is not None:
+        implied = -1 if multichannel else None
+        warnings.warn(
+            "`multichannel` is deprecated (removed from scikit-image): use "
+            f"channel_axis={implied} instead",
+            FutureWarning,
+            stacklevel=3,
+        )
+        if channel_axis is None:
+            channel_axis = implied
+        elif implied is None or _normalize_axis(channel_axis, ndim) != ndim - 1:
+            raise ValueError(
+                f"multichannel={multichannel!r} contradicts channel_axis={channel_axis!r}; "
+                "pass only channel_axis"
+            )
+    if channel_axis is None:
+        return None
+    return _normalize_axis(channel_axis, ndim)
+
+
+def _normalize_axis(axis, ndim):
+    if isinstance(axis, (bool, np.bool_)):
+        raise TypeError(f"channel_axis must be an integer or None, got {axis!r}")
+    try:
+        axis = operator.index(axis)
+    except TypeError:
+        raise TypeError(f"channel_axis must be an integer or None, got {axis!r}") from None
+    if not -ndim <= axis < ndim:
+        raise np.exceptions.AxisError(
+            f"channel_axis={axis} is out of range for images with {ndim} dimension(s)"
+        )
+    return axis % ndim
+
+
+def _non_negative(value, name):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    value = float(value)
+    if math.isnan(value) or math.isinf(value):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+    if value < 0:
+        raise ValueError(f"{name} must be positive (>= 0), got {value}")
+    return value
+
+
+def _window(win_size, gaussian_weights, sigma, spatial):
+    """(win_size, 1-D taps) as scikit-image: uniform win_size, or Gaussian of sigma."""
+    if gaussian_weights:
+        radius = int(_TRUNCATE * sigma + 0.5)  # radius as in scipy.ndimage
+        if sigma > 1e-15:  # scipy.ndimage skips the filter below this
+            x = np.arange(-radius, radius + 1)
+            taps = np.exp(-0.5 / (sigma * sigma) * x**2)
+            taps = taps / taps.sum()
+        else:
+            taps = _IDENTITY
+    if win_size is None:
+        win_size = 2 * radius + 1 if gaussian_weights else 7
+    elif isinstance(win_size, (bool, np.bool_)) or not isinstance(win_size, numbers.Integral):
+        raise TypeError(f"win_size must be an odd integer, got {win_size!r}")
+    win_size = int(win_size)
+    if win_size < 1:
+        raise ValueError(f"win_size must be a positive odd integer, got {win_size}")
+    if min(spatial) < win_size:
+        raise ValueError(
+            "win_size exceeds image extent. Either ensure that your images are at "
+            f"least {win_size} pixels along every axis (their shape, without the "
+            f"channel axis, is {spatial}), or pass win_size explicitly with an odd "
+            "value less than or equal to the smallest side. If your images are "
+            "multichannel (with color channels), set channel_axis to the axis "
+            "number corresponding to the channels."
+        )
+    if win_size % 2 != 1:
+        raise ValueError(f"Window size must be odd; got win_size={win_size}.")
+    if not gaussian_weights:
+        taps = np.full(win_size, 1.0 / win_size)
+    return win_size, np.ascontiguousarray(taps, dtype=np.float64)
+
+
+def _data_range(data_range, dtype1, dtype2):
+    if data_range is not None:
+        if isinstance(data_range, (bool, np.bool_)) or not isinstance(data_range, numbers.Real):
+            raise TypeError(f"data_range must be a real number, got {data_range!r}")
+        if not (math.isfinite(data_range) and data_range > 0):
+            raise ValueError(
+                f"data_range must be a finite number greater than 0, got {data_range}: "
+                "it is the difference between the largest and smallest possible values"
+            )
+        return data_range
+    if dtype1.kind == "f" or dtype2.kind == "f":
+        raise ValueError(
+            "Since image dtype is floating point, you must specify the data_range "
+            "parameter. Please read the documentation carefully (including the "
+            "note). It is recommended that you always specify the data_range anyway."
+        )
+    if dtype1 != dtype2:
+        warnings.warn(
+            "Inputs have mismatched dtypes. Setting data_range based on im1.dtype.",
+            stacklevel=3,
+        )
+    if dtype1.kind == "b":
+        return 1
+    info = np.iinfo(dtype1)
+    data_range = int(info.max) - int(info.min)
+    if dtype1 != np.uint8:
+        warnings.warn(
+            "Setting data_range based on im1.dtype. "
+            f"data_range = {data_range:.0f}. "
+            "Please specify data_range explicitly to avoid mistakes.",
+            stacklevel=3,
+        )
+    return data_range
+
+
+def _supported_float_type(dtype):
+    """scikit-image's float type of results: float32 for float16/32, else float64."""
+    return np.dtype(np.float32) if dtype.char in "ef" else np.dtype(np.float64)
+
+
+def _kernel_dtype(dtype):
+    dtype = dtype.newbyteorder("=")
+    if dtype in _KERNEL_DTYPES:
+        return dtype
+    if dtype.kind == "b":
+        return np.dtype(np.uint8)
+    if dtype in _CONVERTED:
+        return _CONVERTED[dtype]
+    return np.dtype(np.float64)
+
+
+def _kernel_inputs(im1, im2, float_type):
+    """The two images in a dtype the kernels read, as views where possible.
+
+    Mismatched dtypes are both cast to the float type, as scikit-image does
+    (im2 as well: a float64 im2 beside a float32 im1 is rounded to float32).
+    """
+    if im1.dtype != im2.dtype:
+        return im1.astype(float_type), im2.astype(float_type)
+    return _to_kernel_dtype(im1), _to_kernel_dtype(im2)
+
+
+def _to_kernel_dtype(a):
+    if a.dtype.kind == "b":
+        return a.view(np.uint8)  # same bytes, 0 and 1: no copy
+    target = _kernel_dtype(a.dtype)
+    return a if a.dtype == target and a.dtype.isnative else a.astype(target)
+
+
+def _slice_at_axis(index, axis):
+    return (slice(None),) * axis + (index,)

@@ -1,0 +1,458 @@
+"""Compiled SSIM kernels.
+
+Every function here trusts its arguments: the Python layer (_ssim.py) checks
+shapes, dtypes and options, computes the filter taps and allocates the outputs.
+Kernels only do arithmetic, with the GIL released.
+
+The four windowed statistics are the filtered x, y, x*x + y*y and x*y: the SSIM
+denominator needs only the sum of the two variances. Each axis is filtered in
+turn (separable), in tap order, with 'reflect' boundaries as scipy.ndimage.
+All paths (2-D, 3-D, N-D) do the same operations in the same order, so their
+maps agree bit for bit; row sums are added in row order after the parallel
+loop, so the mean does not depend on the number of threads.
+"""
+import numpy as np
+
+from cython.parallel cimport prange
+from libc.string cimport memset
+
+from ssimfast._fused cimport pixel_t, double_rp
+from ssimfast._openmp cimport (
+    SSIMFAST_NATIVE_BUILD,
+    SSIMFAST_OPENMP_ENABLED,
+    _thread_id,
+    omp_get_max_threads,
+)
+
+
+def openmp_enabled():
+    """True if the kernels were compiled with OpenMP."""
+    return bool(SSIMFAST_OPENMP_ENABLED)
+
+
+def native_build():
+    """True if the kernels were compiled for the building CPU (-march=native)."""
+    return bool(SSIMFAST_NATIVE_BUILD)
+
+
+def max_threads():
+    """OpenMP's default thread count (OMP_NUM_THREADS, threadpoolctl); 1 without OpenMP."""
+    return omp_get_max_threads()
+
+
+# ---------------------------------------------------------------------------
+# Row helpers (all nogil, no allocation)
+# ---------------------------------------------------------------------------
+
+cdef inline Py_ssize_t _round_up(Py_ssize_t n) noexcept nogil:
+    """n rounded up to a multiple of 8 doubles (64 bytes), so buffers stay aligned."""
+    return (n + 7) // 8 * 8
+
+
+cdef inline Py_ssize_t _reflect(Py_ssize_t i, Py_ssize_t n) noexcept nogil:
+    """Map index i into [0, n) as scipy.ndimage's 'reflect' mode: d c b a | a b c d | d c b a."""
+    cdef Py_ssize_t period = 2 * n
+    if n == 1:
+        return 0
+    i = i % period
+    if i < 0:
+        i = i + period
+    if i >= n:
+        i = period - 1 - i
+    return i
+
+
+cdef inline const pixel_t* _row(const char* base, Py_ssize_t step, Py_ssize_t n,
+                                pixel_t* scratch) noexcept nogil:
+    """n pixels `step` bytes apart from `base`, as a contiguous pointer (copied if strided)."""
+    cdef Py_ssize_t j
+    if step == <Py_ssize_t> sizeof(pixel_t) or n == 1:
+        return <const pixel_t*> base
+    for j in range(n):
+        scratch[j] = (<const pixel_t*> (base + j * step))[0]
+    return scratch
+
+
+cdef inline void _add_products(const pixel_t* x, const pixel_t* y, double w,
+                               double_rp s0, double_rp s1, double_rp s2, double_rp s3,
+                               Py_ssize_t n) noexcept nogil:
+    """Add w times the four per-pixel statistics of one row pair to s0..s3."""
+    cdef Py_ssize_t j
+    cdef double a, b
+    for j in range(n):
+        a = <double> x[j]
+        b = <double> y[j]
+        s0[j] += w * a
+        s1[j] += w * b
+        s2[j] += w * (a * a + b * b)
+        s3[j] += w * (a * b)
+
+
+cdef inline void _add_scaled(const double* src, double w, double_rp dst,
+                             Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t j
+    for j in range(n):
+        dst[j] += w * src[j]
+
+
+cdef inline void _pad_reflect(double* row, Py_ssize_t n, Py_ssize_t r) noexcept nogil:
+    """Fill row[-r:0] and row[n:n+r] from row[0:n] in 'reflect' mode."""
+    cdef Py_ssize_t j
+    for j in range(1, r + 1):
+        row[-j] = row[_reflect(-j, n)]
+        row[n - 1 + j] = row[_reflect(n - 1 + j, n)]
+
+
+cdef inline void _correlate(const double* src, const double* taps, Py_ssize_t ntaps,
+                            double_rp dst, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    """dst[j] = sum_k taps[k] * src[j + k - r] for j in [lo, hi), r = ntaps // 2.
+
+    `src` must be readable r elements beyond [lo, hi) on each side (padded).
+    The sum starts from 0 and adds taps in order, like _add_scaled over rows.
+    """
+    cdef Py_ssize_t j, k, off
+    cdef Py_ssize_t r = ntaps // 2
+    cdef double w
+    for j in range(lo, hi):
+        dst[j] = 0.0
+    for k in range(ntaps):
+        w = taps[k]
+        off = k - r
+        for j in range(lo, hi):
+            dst[j] += w * src[j + off]
+
+
+cdef inline void _ssim_row(const double* ux, const double* uy, const double* uxxyy,
+                           const double* uxy, Py_ssize_t lo, Py_ssize_t hi,
+                           double c1, double c2, double cov_norm,
+                           double_rp s, double_rp t1, double_rp t2, double_rp t3) noexcept nogil:
+    """SSIM from the filtered statistics for j in [lo, hi), written to s[j].
+
+    When t1 is not NULL, also the three terms of Avanaki's gradient that
+    scikit-image filters afterwards: A1/D, -S/B2, (ux(A2-A1) - uy(B2-B1)S)/D.
+    The formula is arranged so that x == y gives exactly 1.0 (A1 == B1 and
+    A2 == B2 bit for bit); the build turns off FMA contraction to keep it so.
+    """
+    cdef Py_ssize_t j
+    cdef double mx, my, p, q, a1, a2, b1, b2, d, v
+    for j in range(lo, hi):
+        mx = ux[j]
+        my = uy[j]
+        p = mx * my
+        q = mx * mx + my * my
+        a1 = 2.0 * p + c1
+        a2 = cov_norm * (2.0 * (uxy[j] - p)) + c2
+        b1 = q + c1
+        b2 = cov_norm * (uxxyy[j] - q) + c2
+        d = b1 * b2
+        v = (a1 * a2) / d
+        s[j] = v
+        if t1 != NULL:
+            t1[j] = a1 / d
+            t2[j] = -v / b2
+            t3[j] = (mx * (a2 - a1) - my * (b2 - b1) * v) / d
+
+
+cdef inline double _sum(const double* s, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    """Sum of s[lo:hi] with four interleaved partial sums (fixed order, so deterministic)."""
+    cdef double t0 = 0.0, t1 = 0.0, t2 = 0.0, t3 = 0.0
+    cdef Py_ssize_t j = lo
+    while j + 4 <= hi:
+        t0 += s[j]
+        t1 += s[j + 1]
+        t2 += s[j + 2]
+        t3 += s[j + 3]
+        j += 4
+    while j < hi:
+        t0 += s[j]
+        j += 1
+    return (t0 + t1) + (t2 + t3)
+
+
+cdef inline void _finish_row(double* v, Py_ssize_t vstride, Py_ssize_t W,
+                             const double* taps, Py_ssize_t ntaps,
+                             double* h, double* srow, Py_ssize_t lo, Py_ssize_t hi,
+                             double c1, double c2, double cov_norm,
+                             double* t1, double* t2, double* t3) noexcept nogil:
+    """Last axis of one row: pad and filter the four vertically filtered statistics
+    (v + s*vstride, each padded by ntaps//2), then the SSIM formula into srow[lo:hi]."""
+    cdef Py_ssize_t s, r = ntaps // 2
+    for s in range(4):
+        _pad_reflect(v + s * vstride, W, r)
+        _correlate(v + s * vstride, taps, ntaps, h + s * W, lo, hi)
+    _ssim_row(h, h + W, h + 2 * W, h + 3 * W, lo, hi, c1, c2, cov_norm,
+              srow, t1, t2, t3)
+
+
+cdef inline void _store(const double* srow, Py_ssize_t lo, Py_ssize_t hi,
+                        char* out, Py_ssize_t step) noexcept nogil:
+    cdef Py_ssize_t j
+    for j in range(lo, hi):
+        (<double*> (out + j * step))[0] = srow[j]
+
+
+# ---------------------------------------------------------------------------
+# 2-D (and 1-D as 1 x n): one pass over rows
+# ---------------------------------------------------------------------------
+
+cdef void _ssim_row_2d(const char* xb, const char* yb, Py_ssize_t xs0, Py_ssize_t xs1,
+                       Py_ssize_t ys0, Py_ssize_t ys1, Py_ssize_t H, Py_ssize_t W,
+                       Py_ssize_t i, pixel_t* xscratch, pixel_t* yscratch,
+                       const double* taps0, Py_ssize_t n0,
+                       const double* taps1, Py_ssize_t n1,
+                       double* v, Py_ssize_t vstride, double* h, double* srow,
+                       Py_ssize_t lo, Py_ssize_t hi, double c1, double c2, double cov_norm,
+                       double* t1, double* t2, double* t3) noexcept nogil:
+    """SSIM of output row i into srow[lo:hi]: vertical pass over the input rows of
+    the window, then _finish_row."""
+    cdef Py_ssize_t k, r, s, r0 = n0 // 2
+    cdef const pixel_t* xr
+    cdef const pixel_t* yr
+    for s in range(4):
+        memset(v + s * vstride, 0, W * sizeof(double))
+    for k in range(n0):
+        r = _reflect(i + k - r0, H)
+        xr = _row(xb + r * xs0, xs1, W, xscratch)
+        yr = _row(yb + r * ys0, ys1, W, yscratch)
+        _add_products(xr, yr, taps0[k], v, v + vstride, v + 2 * vstride,
+                      v + 3 * vstride, W)
+    _finish_row(v, vstride, W, taps1, n1, h, srow, lo, hi, c1, c2, cov_norm, t1, t2, t3)
+
+
+def ssim_2d(const pixel_t[:, :] x, const pixel_t[:, :] y,
+            const double[::1] taps0, const double[::1] taps1,
+            Py_ssize_t crop0, Py_ssize_t crop1,
+            double c1, double c2, double cov_norm,
+            double[:, :] smap, double[:, :, ::1] tmaps, int n_threads):
+    """Sum of the SSIM map of a 2-D image pair over its interior.
+
+    x, y        IN   images of one shape (H, W), any strides
+    taps0/1     IN   filter taps along axis 0 / 1, odd length, centred
+    crop0/1     IN   border left out of the sum on axis 0 / 1
+    c1, c2, cov_norm  IN  SSIM constants
+    smap        OUT  the SSIM map (H, W), any strides; shape (0, 0) if not wanted
+    tmaps       OUT  gradient terms (3, H, W); shape (0, 0, 0) if not wanted
+    n_threads   IN   OpenMP threads (>= 1)
+
+    Returns the sum over rows crop0..H-crop0-1 and columns crop1..W-crop1-1.
+    """
+    cdef Py_ssize_t H = x.shape[0], W = x.shape[1]
+    cdef Py_ssize_t n0 = taps0.shape[0], n1 = taps1.shape[0], r1 = n1 // 2
+    cdef bint want_map = smap.shape[0] > 0
+    cdef bint want_grad = tmaps.shape[0] > 0
+    cdef bint every_pixel = want_map or want_grad
+    # Mean only: just the interior rows and columns are computed.
+    cdef Py_ssize_t ilo = 0 if every_pixel else crop0
+    cdef Py_ssize_t ihi = H if every_pixel else H - crop0
+    cdef Py_ssize_t lo = 0 if every_pixel else crop1
+    cdef Py_ssize_t hi = W if every_pixel else W - crop1
+    # Per-thread scratch: 4 padded vertical rows, 4 filtered rows, the SSIM row
+    # and 2 rows for copies of strided input (a pixel is at most one double).
+    cdef Py_ssize_t vstride = _round_up(W + 2 * r1)
+    cdef Py_ssize_t per_thread = 4 * vstride + 7 * W + 16
+    n_threads = max(1, min(n_threads, ihi - ilo))
+    cdef double[:, ::1] work = np.empty((n_threads, per_thread), dtype=np.float64)
+    cdef double[::1] rowsums = np.zeros(H, dtype=np.float64)
+    cdef const char* xb = <const char*> &x[0, 0]
+    cdef const char* yb = <const char*> &y[0, 0]
+    cdef Py_ssize_t xs0 = x.strides[0], xs1 = x.strides[1]
+    cdef Py_ssize_t ys0 = y.strides[0], ys1 = y.strides[1]
+    cdef char* sb = <char*> &smap[0, 0] if want_map else NULL
+    cdef Py_ssize_t ss0 = smap.strides[0], ss1 = smap.strides[1]
+    cdef Py_ssize_t i, tid
+    cdef double* base
+    cdef double* srow
+    cdef double* t1
+    cdef double total = 0.0
+
+    for i in prange(ilo, ihi, nogil=True, num_threads=n_threads, schedule="static"):
+        tid = _thread_id()
+        base = &work[tid, 0]
+        srow = base + 4 * vstride + 4 * W
+        t1 = &tmaps[0, i, 0] if want_grad else NULL
+        _ssim_row_2d(xb, yb, xs0, xs1, ys0, ys1, H, W, i,
+                     <pixel_t*> (srow + W), <pixel_t*> (srow + 2 * W),
+                     &taps0[0], n0, &taps1[0], n1,
+                     base + r1, vstride, base + 4 * vstride, srow, lo, hi,
+                     c1, c2, cov_norm,
+                     t1, t1 + H * W if want_grad else NULL,
+                     t1 + 2 * H * W if want_grad else NULL)
+        if want_map:
+            _store(srow, 0, W, sb + i * ss0, ss1)
+        if crop0 <= i < H - crop0:
+            rowsums[i] = _sum(srow, crop1, W - crop1)
+
+    for i in range(crop0, H - crop0):
+        total += rowsums[i]
+    return total
+
+
+# ---------------------------------------------------------------------------
+# 3-D: one pass over planes (axis 0), then rows within the plane
+# ---------------------------------------------------------------------------
+
+cdef void _ssim_plane_3d(const char* xb, const char* yb, const Py_ssize_t* xs,
+                         const Py_ssize_t* ys, const Py_ssize_t* shape, Py_ssize_t z,
+                         pixel_t* xscratch, pixel_t* yscratch,
+                         const double* taps0, Py_ssize_t n0,
+                         const double* taps1, Py_ssize_t n1,
+                         const double* taps2, Py_ssize_t n2,
+                         double* zbuf, double* v, Py_ssize_t vstride, double* h, double* srow,
+                         Py_ssize_t ilo, Py_ssize_t ihi, Py_ssize_t lo, Py_ssize_t hi,
+                         Py_ssize_t crop1, Py_ssize_t crop2,
+                         double c1, double c2, double cov_norm,
+                         char* sb, const Py_ssize_t* ss, double* tplane, Py_ssize_t tstride,
+                         double* rowsums) noexcept nogil:
+    """Output plane z: filter along axis 0 into zbuf (four H x W planes), then
+    each output row i in [ilo, ihi) along axis 1 and 2."""
+    cdef Py_ssize_t D = shape[0], H = shape[1], W = shape[2], HW = H * W
+    cdef Py_ssize_t k, p, i, q, s, r0 = n0 // 2, r1 = n1 // 2
+    cdef const pixel_t* xr
+    cdef const pixel_t* yr
+    cdef double* t1 = NULL
+    memset(zbuf, 0, 4 * HW * sizeof(double))
+    for k in range(n0):
+        p = _reflect(z + k - r0, D)
+        for i in range(H):
+            xr = _row(xb + p * xs[0] + i * xs[1], xs[2], W, xscratch)
+            yr = _row(yb + p * ys[0] + i * ys[1], ys[2], W, yscratch)
+            _add_products(xr, yr, taps0[k], zbuf + i * W, zbuf + HW + i * W,
+                          zbuf + 2 * HW + i * W, zbuf + 3 * HW + i * W, W)
+    for i in range(ilo, ihi):
+        for s in range(4):
+            memset(v + s * vstride, 0, W * sizeof(double))
+        for k in range(n1):
+            q = _reflect(i + k - r1, H)
+            for s in range(4):
+                _add_scaled(zbuf + s * HW + q * W, taps1[k], v + s * vstride, W)
+        if tplane != NULL:
+            t1 = tplane + i * W
+        _finish_row(v, vstride, W, taps2, n2, h, srow, lo, hi, c1, c2, cov_norm,
+                    t1, t1 + tstride if t1 != NULL else NULL,
+                    t1 + 2 * tstride if t1 != NULL else NULL)
+        if sb != NULL:
+            _store(srow, 0, W, sb + z * ss[0] + i * ss[1], ss[2])
+        if crop1 <= i < H - crop1:
+            rowsums[i] = _sum(srow, crop2, W - crop2)
+
+
+def ssim_3d(const pixel_t[:, :, :] x, const pixel_t[:, :, :] y,
+            const double[::1] taps0, const double[::1] taps1, const double[::1] taps2,
+            Py_ssize_t crop0, Py_ssize_t crop1, Py_ssize_t crop2,
+            double c1, double c2, double cov_norm,
+            double[:, :, :] smap, double[:, :, :, ::1] tmaps, int n_threads):
+    """Sum of the SSIM map of a 3-D image pair over its interior.
+
+    As ssim_2d, with one more axis: tmaps is (3, D, H, W). Each thread holds four
+    H x W planes of statistics filtered along axis 0.
+    """
+    cdef Py_ssize_t D = x.shape[0], H = x.shape[1], W = x.shape[2]
+    cdef Py_ssize_t n0 = taps0.shape[0], n1 = taps1.shape[0], n2 = taps2.shape[0]
+    cdef Py_ssize_t r2 = n2 // 2
+    cdef bint want_map = smap.shape[0] > 0
+    cdef bint want_grad = tmaps.shape[0] > 0
+    cdef bint every_pixel = want_map or want_grad
+    cdef Py_ssize_t zlo = 0 if every_pixel else crop0
+    cdef Py_ssize_t zhi = D if every_pixel else D - crop0
+    cdef Py_ssize_t ilo = 0 if every_pixel else crop1
+    cdef Py_ssize_t ihi = H if every_pixel else H - crop1
+    cdef Py_ssize_t lo = 0 if every_pixel else crop2
+    cdef Py_ssize_t hi = W if every_pixel else W - crop2
+    cdef Py_ssize_t vstride = _round_up(W + 2 * r2)
+    cdef Py_ssize_t zlen = _round_up(4 * H * W)
+    cdef Py_ssize_t per_thread = zlen + 4 * vstride + 7 * W + 16
+    n_threads = max(1, min(n_threads, zhi - zlo))
+    cdef double[:, ::1] work = np.empty((n_threads, per_thread), dtype=np.float64)
+    cdef double[:, ::1] rowsums = np.zeros((D, H), dtype=np.float64)
+    cdef Py_ssize_t shape[3]
+    cdef Py_ssize_t xs[3]
+    cdef Py_ssize_t ys[3]
+    cdef Py_ssize_t ss[3]
+    cdef Py_ssize_t d
+    for d in range(3):
+        shape[d] = x.shape[d]
+        xs[d] = x.strides[d]
+        ys[d] = y.strides[d]
+        ss[d] = smap.strides[d]
+    cdef const char* xb = <const char*> &x[0, 0, 0]
+    cdef const char* yb = <const char*> &y[0, 0, 0]
+    cdef char* sb = <char*> &smap[0, 0, 0] if want_map else NULL
+    cdef Py_ssize_t z, i, tid
+    cdef double* base
+    cdef double* srow
+    cdef double total = 0.0
+
+    for z in prange(zlo, zhi, nogil=True, num_threads=n_threads, schedule="static"):
+        tid = _thread_id()
+        base = &work[tid, 0]
+        srow = base + zlen + 4 * vstride + 4 * W
+        _ssim_plane_3d(xb, yb, xs, ys, shape, z,
+                       <pixel_t*> (srow + W), <pixel_t*> (srow + 2 * W),
+                       &taps0[0], n0, &taps1[0], n1, &taps2[0], n2,
+                       base, base + zlen + r2, vstride, base + zlen + 4 * vstride, srow,
+                       ilo, ihi, lo, hi, crop1, crop2, c1, c2, cov_norm,
+                       sb, ss, &tmaps[0, z, 0, 0] if want_grad else NULL,
+                       D * H * W, &rowsums[z, 0])
+
+    for z in range(crop0, D - crop0):
+        for i in range(crop1, H - crop1):
+            total += rowsums[z, i]
+    return total
+
+
+# ---------------------------------------------------------------------------
+# Any number of dimensions: whole-array passes (also the gradient's filtering)
+# ---------------------------------------------------------------------------
+
+def filter_axis(const double[:, :, ::1] src, double[:, :, ::1] dst,
+                const double[::1] taps, int n_threads):
+    """Filter the middle axis of a (pre, n, post) array with 'reflect' boundaries.
+
+    src   IN   (pre, n, post), C-contiguous
+    dst   OUT  same shape, must not overlap src
+    taps  IN   odd number of taps, centred
+
+    dst[a, i, b] = sum_k taps[k] * src[a, reflect(i + k - r), b], summed from 0
+    in tap order, exactly as the 2-D and 3-D kernels do.
+    """
+    cdef Py_ssize_t pre = src.shape[0], n = src.shape[1], post = src.shape[2]
+    cdef Py_ssize_t ntaps = taps.shape[0], r = ntaps // 2
+    cdef Py_ssize_t lines = pre * n if post > 1 else pre
+    n_threads = max(1, min(n_threads, lines))
+    cdef double[:, ::1] work = np.empty((n_threads, n + 2 * r if post == 1 else 1))
+    cdef Py_ssize_t line, a, i, k, j, tid
+    cdef double* row
+    for line in prange(lines, nogil=True, num_threads=n_threads, schedule="static"):
+        if post > 1:
+            # Rows of `post` contiguous elements: a weighted sum of whole rows.
+            a = line // n
+            i = line % n
+            memset(&dst[a, i, 0], 0, post * sizeof(double))
+            for k in range(ntaps):
+                _add_scaled(&src[a, _reflect(i + k - r, n), 0], taps[k], &dst[a, i, 0], post)
+        else:
+            # The last axis: copy the line into a padded buffer and correlate.
+            tid = _thread_id()
+            row = &work[tid, r]
+            for j in range(n):
+                row[j] = src[line, j, 0]
+            _pad_reflect(row, n, r)
+            _correlate(row, &taps[0], ntaps, &dst[line, 0, 0], 0, n)
+
+
+def ssim_map_nd(const double[::1] ux, const double[::1] uy, const double[::1] uxxyy,
+                const double[::1] uxy, double c1, double c2, double cov_norm,
+                double[::1] smap, double[:, ::1] tmaps):
+    """The SSIM formula over flat arrays of filtered statistics.
+
+    smap   OUT  SSIM values, same length as ux
+    tmaps  OUT  (3, n) gradient terms, or shape (0, 0) when not wanted
+    """
+    cdef Py_ssize_t n = ux.shape[0]
+    cdef bint want_grad = tmaps.shape[0] > 0
+    with nogil:
+        _ssim_row(&ux[0], &uy[0], &uxxyy[0], &uxy[0], 0, n, c1, c2, cov_norm, &smap[0],
+                  &tmaps[0, 0] if want_grad else NULL,
+                  &tmaps[1, 0] if want_grad else NULL,
+                  &tmaps[2, 0] if want_grad else NULL)
+

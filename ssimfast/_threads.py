@@ -1,0 +1,31 @@
+"""Thread counts: the `workers` argument, as OpenMP threads."""
+import operator
+
+from ssimfast._extension import kernels
+
+
+def resolve_workers(workers):
+    """Number of OpenMP threads for `workers`.
+
+    None means OpenMP's default: every core, or OMP_NUM_THREADS, or a
+    threadpoolctl limit. Negative numbers count back from that default
+    (-1 all, -2 all but one), as scikit-learn's n_jobs. Always 1 without OpenMP.
+    """
+    if workers is None:
+        return max(1, kernels.max_threads())
+    if isinstance(workers, bool):
+        raise TypeError(f"workers must be an integer or None, got {workers!r}")
+    try:
+        workers = operator.index(workers)
+    except TypeError:
+        raise TypeError(f"workers must be an integer or None, got {workers!r}") from None
+    if workers == 0:
+        raise ValueError(
+            "workers=0 is invalid: pass a positive number of threads, "
+            "-1 for all cores, or None for OpenMP's default"
+        )
+    if not kernels.openmp_enabled():
+        return 1
+    if workers < 0:
+        return max(1, kernels.max_threads() + workers + 1)
+    return workers
