@@ -1,8 +1,9 @@
 """Load the compiled kernels, or fail with a message that says how to build them."""
+import importlib
 import os
 
 try:
-    from ssimfast import _ssim_cy as kernels
+    kernels = importlib.import_module("ssimfast._ssim_cy")
 except ImportError as exc:  # pragma: no cover - exercised by a subprocess test
     folder = os.path.dirname(os.path.abspath(__file__))
     raise ImportError(

@@ -88,11 +88,104 @@ cdef inline void _add_products(const pixel_t* x, const pixel_t* y, double w,
         s3[j] += w * (a * b)
 
 
+cdef inline void _add_products4(const pixel_t** x, const pixel_t** y, const double* w,
+                                double_rp s0, double_rp s1, double_rp s2, double_rp s3,
+                                Py_ssize_t n) noexcept nogil:
+    """_add_products for four row pairs at once: each sum stays in a register
+    across the four taps, added in the same order as four single calls."""
+    cdef Py_ssize_t j
+    cdef double a0, a1, a2, a3, b0, b1, b2, b3
+    cdef double w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3]
+    cdef const pixel_t* x0 = x[0]
+    cdef const pixel_t* x1 = x[1]
+    cdef const pixel_t* x2 = x[2]
+    cdef const pixel_t* x3 = x[3]
+    cdef const pixel_t* y0 = y[0]
+    cdef const pixel_t* y1 = y[1]
+    cdef const pixel_t* y2 = y[2]
+    cdef const pixel_t* y3 = y[3]
+    for j in range(n):
+        a0 = <double> x0[j]
+        a1 = <double> x1[j]
+        a2 = <double> x2[j]
+        a3 = <double> x3[j]
+        b0 = <double> y0[j]
+        b1 = <double> y1[j]
+        b2 = <double> y2[j]
+        b3 = <double> y3[j]
+        s0[j] = (((s0[j] + w0 * a0) + w1 * a1) + w2 * a2) + w3 * a3
+        s1[j] = (((s1[j] + w0 * b0) + w1 * b1) + w2 * b2) + w3 * b3
+        s2[j] = ((((s2[j] + w0 * (a0 * a0 + b0 * b0)) + w1 * (a1 * a1 + b1 * b1))
+                  + w2 * (a2 * a2 + b2 * b2)) + w3 * (a3 * a3 + b3 * b3))
+        s3[j] = (((s3[j] + w0 * (a0 * b0)) + w1 * (a1 * b1)) + w2 * (a2 * b2)) + w3 * (a3 * b3)
+
+
 cdef inline void _add_scaled(const double* src, double w, double_rp dst,
                              Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t j
     for j in range(n):
         dst[j] += w * src[j]
+
+
+cdef inline void _add_scaled4(const double** src, const double* w, double_rp dst,
+                              Py_ssize_t n) noexcept nogil:
+    """_add_scaled for four rows at once, in the same order as four single calls."""
+    cdef Py_ssize_t j
+    cdef double w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3]
+    cdef const double* r0 = src[0]
+    cdef const double* r1 = src[1]
+    cdef const double* r2 = src[2]
+    cdef const double* r3 = src[3]
+    for j in range(n):
+        dst[j] = (((dst[j] + w0 * r0[j]) + w1 * r1[j]) + w2 * r2[j]) + w3 * r3[j]
+
+
+cdef void _window_products(const char* xb, Py_ssize_t xstep, Py_ssize_t xcol,
+                           const char* yb, Py_ssize_t ystep, Py_ssize_t ycol,
+                           Py_ssize_t n, Py_ssize_t centre, const double* taps, Py_ssize_t ntaps,
+                           pixel_t* xscratch, pixel_t* yscratch,
+                           double* v, Py_ssize_t vstride, Py_ssize_t W) noexcept nogil:
+    """The four statistics of the input rows around `centre`, filtered along their axis.
+
+    Row r of x starts at xb + r * xstep, its pixels xcol bytes apart (likewise y);
+    r runs over the window with 'reflect' boundaries at 0 and n. The result goes
+    to v + s * vstride for s = 0..3. The scratch holds 4 rows of W pixels each.
+    """
+    cdef Py_ssize_t k = 0, t, r, h = ntaps // 2
+    cdef const pixel_t* xr[4]
+    cdef const pixel_t* yr[4]
+    for t in range(4):
+        memset(v + t * vstride, 0, W * sizeof(double))
+    while k + 4 <= ntaps:
+        for t in range(4):
+            r = _reflect(centre + k + t - h, n)
+            xr[t] = _row(xb + r * xstep, xcol, W, xscratch + t * W)
+            yr[t] = _row(yb + r * ystep, ycol, W, yscratch + t * W)
+        _add_products4(xr, yr, taps + k, v, v + vstride, v + 2 * vstride, v + 3 * vstride, W)
+        k += 4
+    while k < ntaps:
+        r = _reflect(centre + k - h, n)
+        xr[0] = _row(xb + r * xstep, xcol, W, xscratch)
+        yr[0] = _row(yb + r * ystep, ycol, W, yscratch)
+        _add_products(xr[0], yr[0], taps[k], v, v + vstride, v + 2 * vstride, v + 3 * vstride, W)
+        k += 1
+
+
+cdef void _window_rows(const double* src, Py_ssize_t step, Py_ssize_t n, Py_ssize_t centre,
+                       const double* taps, Py_ssize_t ntaps, double_rp dst,
+                       Py_ssize_t W) noexcept nogil:
+    """dst = sum_k taps[k] * (row reflect(centre + k - r) of src), rows `step` doubles apart."""
+    cdef Py_ssize_t k = 0, t, h = ntaps // 2
+    cdef const double* rows[4]
+    memset(dst, 0, W * sizeof(double))
+    while k + 4 <= ntaps:
+        for t in range(4):
+            rows[t] = src + _reflect(centre + k + t - h, n) * step
+        _add_scaled4(rows, taps + k, dst, W)
+        k += 4
+    while k < ntaps:
+        _add_scaled(src + _reflect(centre + k - h, n) * step, taps[k], dst, W)
+        k += 1
 
 
 cdef inline void _pad_reflect(double* row, Py_ssize_t n, Py_ssize_t r) noexcept nogil:
@@ -108,18 +201,29 @@ cdef inline void _correlate(const double* src, const double* taps, Py_ssize_t nt
     """dst[j] = sum_k taps[k] * src[j + k - r] for j in [lo, hi), r = ntaps // 2.
 
     `src` must be readable r elements beyond [lo, hi) on each side (padded).
-    The sum starts from 0 and adds taps in order, like _add_scaled over rows.
+    The sum starts from 0 and adds taps in order, like _add_scaled over rows;
+    four taps per pass keep dst in a register without changing that order.
     """
-    cdef Py_ssize_t j, k, off
-    cdef Py_ssize_t r = ntaps // 2
-    cdef double w
+    cdef Py_ssize_t j, k = 0
+    cdef const double* s
+    cdef double w0, w1, w2, w3
     for j in range(lo, hi):
         dst[j] = 0.0
-    for k in range(ntaps):
-        w = taps[k]
-        off = k - r
+    while k + 4 <= ntaps:
+        s = src + k - ntaps // 2
+        w0 = taps[k]
+        w1 = taps[k + 1]
+        w2 = taps[k + 2]
+        w3 = taps[k + 3]
         for j in range(lo, hi):
-            dst[j] += w * src[j + off]
+            dst[j] = (((dst[j] + w0 * s[j]) + w1 * s[j + 1]) + w2 * s[j + 2]) + w3 * s[j + 3]
+        k += 4
+    while k < ntaps:
+        s = src + k - ntaps // 2
+        w0 = taps[k]
+        for j in range(lo, hi):
+            dst[j] += w0 * s[j]
+        k += 1
 
 
 cdef inline void _ssim_row(const double* ux, const double* uy, const double* uxxyy,
@@ -203,19 +307,10 @@ cdef void _ssim_row_2d(const char* xb, const char* yb, Py_ssize_t xs0, Py_ssize_
                        double* v, Py_ssize_t vstride, double* h, double* srow,
                        Py_ssize_t lo, Py_ssize_t hi, double c1, double c2, double cov_norm,
                        double* t1, double* t2, double* t3) noexcept nogil:
-    """SSIM of output row i into srow[lo:hi]: vertical pass over the input rows of
-    the window, then _finish_row."""
-    cdef Py_ssize_t k, r, s, r0 = n0 // 2
-    cdef const pixel_t* xr
-    cdef const pixel_t* yr
-    for s in range(4):
-        memset(v + s * vstride, 0, W * sizeof(double))
-    for k in range(n0):
-        r = _reflect(i + k - r0, H)
-        xr = _row(xb + r * xs0, xs1, W, xscratch)
-        yr = _row(yb + r * ys0, ys1, W, yscratch)
-        _add_products(xr, yr, taps0[k], v, v + vstride, v + 2 * vstride,
-                      v + 3 * vstride, W)
+    """SSIM of output row i into srow[lo:hi]: the window's input rows along
+    axis 0, then _finish_row along axis 1."""
+    _window_products(xb, xs0, xs1, yb, ys0, ys1, H, i, taps0, n0,
+                     xscratch, yscratch, v, vstride, W)
     _finish_row(v, vstride, W, taps1, n1, h, srow, lo, hi, c1, c2, cov_norm, t1, t2, t3)
 
 
@@ -247,9 +342,9 @@ def ssim_2d(const pixel_t[:, :] x, const pixel_t[:, :] y,
     cdef Py_ssize_t lo = 0 if every_pixel else crop1
     cdef Py_ssize_t hi = W if every_pixel else W - crop1
     # Per-thread scratch: 4 padded vertical rows, 4 filtered rows, the SSIM row
-    # and 2 rows for copies of strided input (a pixel is at most one double).
+    # and 8 rows for copies of strided input (a pixel is at most one double).
     cdef Py_ssize_t vstride = _round_up(W + 2 * r1)
-    cdef Py_ssize_t per_thread = 4 * vstride + 7 * W + 16
+    cdef Py_ssize_t per_thread = 4 * vstride + 13 * W + 16
     n_threads = max(1, min(n_threads, ihi - ilo))
     cdef double[:, ::1] work = np.empty((n_threads, per_thread), dtype=np.float64)
     cdef double[::1] rowsums = np.zeros(H, dtype=np.float64)
@@ -271,7 +366,7 @@ def ssim_2d(const pixel_t[:, :] x, const pixel_t[:, :] y,
         srow = base + 4 * vstride + 4 * W
         t1 = &tmaps[0, i, 0] if want_grad else NULL
         _ssim_row_2d(xb, yb, xs0, xs1, ys0, ys1, H, W, i,
-                     <pixel_t*> (srow + W), <pixel_t*> (srow + 2 * W),
+                     <pixel_t*> (srow + W), <pixel_t*> (srow + 5 * W),
                      &taps0[0], n0, &taps1[0], n1,
                      base + r1, vstride, base + 4 * vstride, srow, lo, hi,
                      c1, c2, cov_norm,
@@ -306,25 +401,14 @@ cdef void _ssim_plane_3d(const char* xb, const char* yb, const Py_ssize_t* xs,
     """Output plane z: filter along axis 0 into zbuf (four H x W planes), then
     each output row i in [ilo, ihi) along axis 1 and 2."""
     cdef Py_ssize_t D = shape[0], H = shape[1], W = shape[2], HW = H * W
-    cdef Py_ssize_t k, p, i, q, s, r0 = n0 // 2, r1 = n1 // 2
-    cdef const pixel_t* xr
-    cdef const pixel_t* yr
+    cdef Py_ssize_t i, s
     cdef double* t1 = NULL
-    memset(zbuf, 0, 4 * HW * sizeof(double))
-    for k in range(n0):
-        p = _reflect(z + k - r0, D)
-        for i in range(H):
-            xr = _row(xb + p * xs[0] + i * xs[1], xs[2], W, xscratch)
-            yr = _row(yb + p * ys[0] + i * ys[1], ys[2], W, yscratch)
-            _add_products(xr, yr, taps0[k], zbuf + i * W, zbuf + HW + i * W,
-                          zbuf + 2 * HW + i * W, zbuf + 3 * HW + i * W, W)
+    for i in range(H):
+        _window_products(xb + i * xs[1], xs[0], xs[2], yb + i * ys[1], ys[0], ys[2],
+                         D, z, taps0, n0, xscratch, yscratch, zbuf + i * W, HW, W)
     for i in range(ilo, ihi):
         for s in range(4):
-            memset(v + s * vstride, 0, W * sizeof(double))
-        for k in range(n1):
-            q = _reflect(i + k - r1, H)
-            for s in range(4):
-                _add_scaled(zbuf + s * HW + q * W, taps1[k], v + s * vstride, W)
+            _window_rows(zbuf + s * HW, W, H, i, taps1, n1, v + s * vstride, W)
         if tplane != NULL:
             t1 = tplane + i * W
         _finish_row(v, vstride, W, taps2, n2, h, srow, lo, hi, c1, c2, cov_norm,
@@ -360,7 +444,7 @@ def ssim_3d(const pixel_t[:, :, :] x, const pixel_t[:, :, :] y,
     cdef Py_ssize_t hi = W if every_pixel else W - crop2
     cdef Py_ssize_t vstride = _round_up(W + 2 * r2)
     cdef Py_ssize_t zlen = _round_up(4 * H * W)
-    cdef Py_ssize_t per_thread = zlen + 4 * vstride + 7 * W + 16
+    cdef Py_ssize_t per_thread = zlen + 4 * vstride + 13 * W + 16
     n_threads = max(1, min(n_threads, zhi - zlo))
     cdef double[:, ::1] work = np.empty((n_threads, per_thread), dtype=np.float64)
     cdef double[:, ::1] rowsums = np.zeros((D, H), dtype=np.float64)
@@ -387,7 +471,7 @@ def ssim_3d(const pixel_t[:, :, :] x, const pixel_t[:, :, :] y,
         base = &work[tid, 0]
         srow = base + zlen + 4 * vstride + 4 * W
         _ssim_plane_3d(xb, yb, xs, ys, shape, z,
-                       <pixel_t*> (srow + W), <pixel_t*> (srow + 2 * W),
+                       <pixel_t*> (srow + W), <pixel_t*> (srow + 5 * W),
                        &taps0[0], n0, &taps1[0], n1, &taps2[0], n2,
                        base, base + zlen + r2, vstride, base + zlen + 4 * vstride, srow,
                        ilo, ihi, lo, hi, crop1, crop2, c1, c2, cov_norm,
@@ -420,16 +504,13 @@ def filter_axis(const double[:, :, ::1] src, double[:, :, ::1] dst,
     cdef Py_ssize_t lines = pre * n if post > 1 else pre
     n_threads = max(1, min(n_threads, lines))
     cdef double[:, ::1] work = np.empty((n_threads, n + 2 * r if post == 1 else 1))
-    cdef Py_ssize_t line, a, i, k, j, tid
+    cdef Py_ssize_t line, a, j, tid
     cdef double* row
     for line in prange(lines, nogil=True, num_threads=n_threads, schedule="static"):
         if post > 1:
             # Rows of `post` contiguous elements: a weighted sum of whole rows.
             a = line // n
-            i = line % n
-            memset(&dst[a, i, 0], 0, post * sizeof(double))
-            for k in range(ntaps):
-                _add_scaled(&src[a, _reflect(i + k - r, n), 0], taps[k], &dst[a, i, 0], post)
+            _window_rows(&src[a, 0, 0], post, n, line % n, &taps[0], ntaps, &dst[a, line % n, 0], post)
         else:
             # The last axis: copy the line into a padded buffer and correlate.
             tid = _thread_id()
