@@ -385,7 +385,15 @@ def _normalize_axis(axis, ndim):
     return axis % ndim
 
 
+def _scalar(value):
+    """A 0-d array as its Python scalar; anything else unchanged."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        return value.item()
+    return value
+
+
 def _non_negative(value, name):
+    value = _scalar(value)
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {value!r}")
     value = float(value)
@@ -431,6 +439,7 @@ def _window(win_size, gaussian_weights, sigma, spatial):
 
 def _data_range(data_range, dtype1, dtype2):
     if data_range is not None:
+        data_range = _scalar(data_range)
         if isinstance(data_range, (bool, np.bool_)) or not isinstance(data_range, numbers.Real):
             raise TypeError(f"data_range must be a real number, got {data_range!r}")
         if not (math.isfinite(data_range) and data_range > 0):

@@ -62,15 +62,12 @@ cdef inline Py_ssize_t _reflect(Py_ssize_t i, Py_ssize_t n) noexcept nogil:
     return i
 
 
-cdef inline const pixel_t* _row(const char* base, Py_ssize_t step, Py_ssize_t n,
-                                pixel_t* scratch) noexcept nogil:
-    """n pixels `step` bytes apart from `base`, as a contiguous pointer (copied if strided)."""
+cdef inline void _copy_row(const char* base, Py_ssize_t step, Py_ssize_t n,
+                           pixel_t* out) noexcept nogil:
+    """Copy n pixels `step` bytes apart from `base` to contiguous `out`."""
     cdef Py_ssize_t j
-    if step == <Py_ssize_t> sizeof(pixel_t) or n == 1:
-        return <const pixel_t*> base
     for j in range(n):
-        scratch[j] = (<const pixel_t*> (base + j * step))[0]
-    return scratch
+        out[j] = (<const pixel_t*> (base + j * step))[0]
 
 
 cdef inline void _add_products(const pixel_t* x, const pixel_t* y, double w,
@@ -143,32 +140,51 @@ cdef inline void _add_scaled4(const double** src, const double* w, double_rp dst
 cdef void _window_products(const char* xb, Py_ssize_t xstep, Py_ssize_t xcol,
                            const char* yb, Py_ssize_t ystep, Py_ssize_t ycol,
                            Py_ssize_t n, Py_ssize_t centre, const double* taps, Py_ssize_t ntaps,
-                           pixel_t* xscratch, pixel_t* yscratch,
+                           pixel_t* xscratch, pixel_t* yscratch, Py_ssize_t* tags,
                            double* v, Py_ssize_t vstride, Py_ssize_t W) noexcept nogil:
     """The four statistics of the input rows around `centre`, filtered along their axis.
 
     Row r of x starts at xb + r * xstep, its pixels xcol bytes apart (likewise y);
     r runs over the window with 'reflect' boundaries at 0 and n. The result goes
-    to v + s * vstride for s = 0..3. The scratch holds 4 rows of W pixels each.
+    to v + s * vstride for s = 0..3.
+
+    Strided rows are copied to contiguous scratch rows first. With `tags` (one
+    per tap, -1 when empty) the scratch is a cache of max(ntaps, 4) rows: row r
+    lives in slot r % ntaps, so moving to the next centre copies one new row,
+    not ntaps. Without tags, 4 slots are refilled on every call.
     """
-    cdef Py_ssize_t k = 0, t, r, h = ntaps // 2
+    cdef Py_ssize_t k = 0, t, r, slot, h = ntaps // 2
+    cdef bint xcopy = xcol != <Py_ssize_t> sizeof(pixel_t) and W > 1
+    cdef bint ycopy = ycol != <Py_ssize_t> sizeof(pixel_t) and W > 1
     cdef const pixel_t* xr[4]
     cdef const pixel_t* yr[4]
     for t in range(4):
         memset(v + t * vstride, 0, W * sizeof(double))
-    while k + 4 <= ntaps:
-        for t in range(4):
-            r = _reflect(centre + k + t - h, n)
-            xr[t] = _row(xb + r * xstep, xcol, W, xscratch + t * W)
-            yr[t] = _row(yb + r * ystep, ycol, W, yscratch + t * W)
-        _add_products4(xr, yr, taps + k, v, v + vstride, v + 2 * vstride, v + 3 * vstride, W)
-        k += 4
     while k < ntaps:
-        r = _reflect(centre + k - h, n)
-        xr[0] = _row(xb + r * xstep, xcol, W, xscratch)
-        yr[0] = _row(yb + r * ystep, ycol, W, yscratch)
-        _add_products(xr[0], yr[0], taps[k], v, v + vstride, v + 2 * vstride, v + 3 * vstride, W)
-        k += 1
+        for t in range(4 if k + 4 <= ntaps else 1):
+            r = _reflect(centre + k + t - h, n)
+            xr[t] = <const pixel_t*> (xb + r * xstep)
+            yr[t] = <const pixel_t*> (yb + r * ystep)
+            if xcopy or ycopy:
+                slot = r % ntaps if tags != NULL else t
+                if tags == NULL or tags[slot] != r:
+                    if xcopy:
+                        _copy_row(<const char*> xr[t], xcol, W, xscratch + slot * W)
+                    if ycopy:
+                        _copy_row(<const char*> yr[t], ycol, W, yscratch + slot * W)
+                    if tags != NULL:
+                        tags[slot] = r
+                if xcopy:
+                    xr[t] = xscratch + slot * W
+                if ycopy:
+                    yr[t] = yscratch + slot * W
+        if k + 4 <= ntaps:
+            _add_products4(xr, yr, taps + k, v, v + vstride, v + 2 * vstride, v + 3 * vstride, W)
+            k += 4
+        else:
+            _add_products(xr[0], yr[0], taps[k], v, v + vstride, v + 2 * vstride,
+                          v + 3 * vstride, W)
+            k += 1
 
 
 cdef void _window_rows(const double* src, Py_ssize_t step, Py_ssize_t n, Py_ssize_t centre,
@@ -301,7 +317,7 @@ cdef inline void _store(const double* srow, Py_ssize_t lo, Py_ssize_t hi,
 
 cdef void _ssim_row_2d(const char* xb, const char* yb, Py_ssize_t xs0, Py_ssize_t xs1,
                        Py_ssize_t ys0, Py_ssize_t ys1, Py_ssize_t H, Py_ssize_t W,
-                       Py_ssize_t i, pixel_t* xscratch, pixel_t* yscratch,
+                       Py_ssize_t i, pixel_t* xscratch, pixel_t* yscratch, Py_ssize_t* tags,
                        const double* taps0, Py_ssize_t n0,
                        const double* taps1, Py_ssize_t n1,
                        double* v, Py_ssize_t vstride, double* h, double* srow,
@@ -310,7 +326,7 @@ cdef void _ssim_row_2d(const char* xb, const char* yb, Py_ssize_t xs0, Py_ssize_
     """SSIM of output row i into srow[lo:hi]: the window's input rows along
     axis 0, then _finish_row along axis 1."""
     _window_products(xb, xs0, xs1, yb, ys0, ys1, H, i, taps0, n0,
-                     xscratch, yscratch, v, vstride, W)
+                     xscratch, yscratch, tags, v, vstride, W)
     _finish_row(v, vstride, W, taps1, n1, h, srow, lo, hi, c1, c2, cov_norm, t1, t2, t3)
 
 
@@ -342,11 +358,14 @@ def ssim_2d(const pixel_t[:, :] x, const pixel_t[:, :] y,
     cdef Py_ssize_t lo = 0 if every_pixel else crop1
     cdef Py_ssize_t hi = W if every_pixel else W - crop1
     # Per-thread scratch: 4 padded vertical rows, 4 filtered rows, the SSIM row
-    # and 8 rows for copies of strided input (a pixel is at most one double).
+    # and a cache of max(n0, 4) rows of each image for strided input (a pixel is
+    # at most one double), tagged with the input row it holds.
     cdef Py_ssize_t vstride = _round_up(W + 2 * r1)
-    cdef Py_ssize_t per_thread = 4 * vstride + 13 * W + 16
+    cdef Py_ssize_t cache_rows = max(n0, 4)
+    cdef Py_ssize_t per_thread = 4 * vstride + 5 * W + 2 * cache_rows * W + 16
     n_threads = max(1, min(n_threads, ihi - ilo))
     cdef double[:, ::1] work = np.empty((n_threads, per_thread), dtype=np.float64)
+    cdef Py_ssize_t[:, ::1] tags = np.full((n_threads, n0), -1, dtype=np.intp)
     cdef double[::1] rowsums = np.zeros(H, dtype=np.float64)
     cdef const char* xb = <const char*> &x[0, 0]
     cdef const char* yb = <const char*> &y[0, 0]
@@ -366,8 +385,8 @@ def ssim_2d(const pixel_t[:, :] x, const pixel_t[:, :] y,
         srow = base + 4 * vstride + 4 * W
         t1 = &tmaps[0, i, 0] if want_grad else NULL
         _ssim_row_2d(xb, yb, xs0, xs1, ys0, ys1, H, W, i,
-                     <pixel_t*> (srow + W), <pixel_t*> (srow + 5 * W),
-                     &taps0[0], n0, &taps1[0], n1,
+                     <pixel_t*> (srow + W), <pixel_t*> (srow + W + cache_rows * W),
+                     &tags[tid, 0], &taps0[0], n0, &taps1[0], n1,
                      base + r1, vstride, base + 4 * vstride, srow, lo, hi,
                      c1, c2, cov_norm,
                      t1, t1 + H * W if want_grad else NULL,
@@ -405,7 +424,7 @@ cdef void _ssim_plane_3d(const char* xb, const char* yb, const Py_ssize_t* xs,
     cdef double* t1 = NULL
     for i in range(H):
         _window_products(xb + i * xs[1], xs[0], xs[2], yb + i * ys[1], ys[0], ys[2],
-                         D, z, taps0, n0, xscratch, yscratch, zbuf + i * W, HW, W)
+                         D, z, taps0, n0, xscratch, yscratch, NULL, zbuf + i * W, HW, W)
     for i in range(ilo, ihi):
         for s in range(4):
             _window_rows(zbuf + s * HW, W, H, i, taps1, n1, v + s * vstride, W)
@@ -444,7 +463,7 @@ def ssim_3d(const pixel_t[:, :, :] x, const pixel_t[:, :, :] y,
     cdef Py_ssize_t hi = W if every_pixel else W - crop2
     cdef Py_ssize_t vstride = _round_up(W + 2 * r2)
     cdef Py_ssize_t zlen = _round_up(4 * H * W)
-    cdef Py_ssize_t per_thread = zlen + 4 * vstride + 13 * W + 16
+    cdef Py_ssize_t per_thread = zlen + 4 * vstride + 13 * W + 16  # 4 scratch rows per image
     n_threads = max(1, min(n_threads, zhi - zlo))
     cdef double[:, ::1] work = np.empty((n_threads, per_thread), dtype=np.float64)
     cdef double[:, ::1] rowsums = np.zeros((D, H), dtype=np.float64)

@@ -1,7 +1,15 @@
 """Thread counts: the `workers` argument, as OpenMP threads."""
 import operator
+import os
 
 from ssimfast._extension import kernels
+
+
+def _usable_cpus():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def resolve_workers(workers):
@@ -10,6 +18,8 @@ def resolve_workers(workers):
     None means OpenMP's default: every core, or OMP_NUM_THREADS, or a
     threadpoolctl limit. Negative numbers count back from that default
     (-1 all, -2 all but one), as scikit-learn's n_jobs. Always 1 without OpenMP.
+    More threads than usable CPUs are never faster here, and asking OpenMP for
+    thousands can abort the process, so positive values are capped at the CPU count.
     """
     if workers is None:
         return max(1, kernels.max_threads())
@@ -28,4 +38,4 @@ def resolve_workers(workers):
         return 1
     if workers < 0:
         return max(1, kernels.max_threads() + workers + 1)
-    return workers
+    return min(workers, _usable_cpus())
