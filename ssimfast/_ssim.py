@@ -189,8 +189,8 @@ def structural_similarity(
     params = _Params(
         taps=taps,
         crop=(win_size - 1) // 2,
-        c1=(K1 * data_range) ** 2,
-        c2=(K2 * data_range) ** 2,
+        c1=float((K1 * data_range) ** 2),
+        c2=float((K2 * data_range) ** 2),
         cov_norm=cov_norm,
         n_threads=n_threads,
     )
@@ -269,8 +269,9 @@ def _ssim_single(x, y, p, S, G):
 
 def _ssim_nd(x, y, taps, crops, p, S, tmaps):
     """Any number of dimensions: whole-array separable passes (full-size temporaries)."""
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
+    # C order throughout: _filter_nd reshapes, and a reshape of other layouts copies.
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    y = np.ascontiguousarray(y, dtype=np.float64)
     stats = [x.copy(), y.copy(), x * x + y * y, x * y]
     tmp = np.empty(x.shape)
     for s in range(4):
@@ -287,6 +288,8 @@ def _ssim_nd(x, y, taps, crops, p, S, tmaps):
 
 def _filter_nd(a, taps, n_threads, tmp):
     """Filter C-contiguous float64 `a` along every axis; returns (result, spare buffer)."""
+    if not (a.flags.c_contiguous and tmp.flags.c_contiguous):
+        raise RuntimeError("internal error: _filter_nd needs C-contiguous buffers")
     shape = a.shape
     for axis, t in enumerate(taps):
         if t.shape[0] == 1 and t[0] == 1.0:
@@ -385,21 +388,22 @@ def _normalize_axis(axis, ndim):
     return axis % ndim
 
 
-def _scalar(value):
-    """A 0-d array as its Python scalar; anything else unchanged."""
-    if isinstance(value, np.ndarray) and value.ndim == 0:
-        return value.item()
-    return value
+def _real(value, name):
+    """`value` as a float, for checks; TypeError unless it is a real number
+    (a Python or NumPy scalar, or a 0-d array of one)."""
+    scalar = value.item() if isinstance(value, np.ndarray) and value.ndim == 0 else value
+    if isinstance(scalar, (bool, np.bool_)) or not isinstance(scalar, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    return float(scalar)
 
 
 def _non_negative(value, name):
-    value = _scalar(value)
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    value = float(value)
-    if math.isnan(value) or math.isinf(value):
+    """Check K1, K2 or sigma, and return it unchanged: scikit-image computes with
+    the caller's object, and a np.float32 rounds C1 and C2 to float32 there."""
+    checked = _real(value, name)
+    if math.isnan(checked) or math.isinf(checked):
         raise ValueError(f"{name} must be a finite number >= 0, got {value}")
-    if value < 0:
+    if checked < 0:
         raise ValueError(f"{name} must be positive (>= 0), got {value}")
     return value
 
@@ -407,10 +411,12 @@ def _non_negative(value, name):
 def _window(win_size, gaussian_weights, sigma, spatial):
     """(win_size, 1-D taps) as scikit-image: uniform win_size, or Gaussian of sigma."""
     if gaussian_weights:
-        radius = int(_TRUNCATE * sigma + 0.5)  # radius as in scipy.ndimage
-        if sigma > 1e-15:  # scipy.ndimage skips the filter below this
+        # scikit-image's and scipy.ndimage's expressions, with the caller's sigma.
+        radius = int(_TRUNCATE * sigma + 0.5)
+        if float(sigma) > 1e-15:  # scipy.ndimage skips the filter below this
             x = np.arange(-radius, radius + 1)
-            taps = np.exp(-0.5 / (sigma * sigma) * x**2)
+            sigma2 = sigma * sigma
+            taps = np.exp(-0.5 / sigma2 * x**2)
             taps = taps / taps.sum()
         else:
             taps = _IDENTITY
@@ -439,10 +445,8 @@ def _window(win_size, gaussian_weights, sigma, spatial):
 
 def _data_range(data_range, dtype1, dtype2):
     if data_range is not None:
-        data_range = _scalar(data_range)
-        if isinstance(data_range, (bool, np.bool_)) or not isinstance(data_range, numbers.Real):
-            raise TypeError(f"data_range must be a real number, got {data_range!r}")
-        if not (math.isfinite(data_range) and data_range > 0):
+        checked = _real(data_range, "data_range")
+        if not (math.isfinite(checked) and checked > 0):
             raise ValueError(
                 f"data_range must be a finite number greater than 0, got {data_range}: "
                 "it is the difference between the largest and smallest possible values"
