@@ -44,6 +44,10 @@ def max_threads():
 # Row helpers (all nogil, no allocation)
 # ---------------------------------------------------------------------------
 
+cdef enum:
+    STRIP = 512  # columns per strip in the 2-D kernel
+
+
 cdef inline Py_ssize_t _round_up(Py_ssize_t n) noexcept nogil:
     """n rounded up to a multiple of 8 doubles (64 bytes), so buffers stay aligned."""
     return (n + 7) // 8 * 8
@@ -141,49 +145,56 @@ cdef void _window_products(const char* xb, Py_ssize_t xstep, Py_ssize_t xcol,
                            const char* yb, Py_ssize_t ystep, Py_ssize_t ycol,
                            Py_ssize_t n, Py_ssize_t centre, const double* taps, Py_ssize_t ntaps,
                            pixel_t* xscratch, pixel_t* yscratch, Py_ssize_t* tags,
-                           double* v, Py_ssize_t vstride, Py_ssize_t W) noexcept nogil:
-    """The four statistics of the input rows around `centre`, filtered along their axis.
+                           double* v, Py_ssize_t vstride, Py_ssize_t W,
+                           Py_ssize_t c0, Py_ssize_t c1) noexcept nogil:
+    """The four statistics of the input rows around `centre`, filtered along their
+    axis, for columns [c0, c1) of rows W pixels long.
 
     Row r of x starts at xb + r * xstep, its pixels xcol bytes apart (likewise y);
     r runs over the window with 'reflect' boundaries at 0 and n. The result goes
-    to v + s * vstride for s = 0..3.
+    to (v + s * vstride)[c0:c1] for s = 0..3.
 
     Strided rows are copied to contiguous scratch rows first. With `tags` (one
     per tap, -1 when empty) the scratch is a cache of max(ntaps, 4) rows: row r
     lives in slot r % ntaps, so moving to the next centre copies one new row,
-    not ntaps. Without tags, 4 slots are refilled on every call.
+    not ntaps; cached rows are copied whole, so later column ranges find them.
+    Without tags, 4 slots are refilled with the columns needed on every call.
     """
-    cdef Py_ssize_t k = 0, t, r, slot, h = ntaps // 2
+    cdef Py_ssize_t k = 0, t, r, slot, h = ntaps // 2, m = c1 - c0
+    cdef Py_ssize_t lo = 0 if tags != NULL else c0  # first column copied
     cdef bint xcopy = xcol != <Py_ssize_t> sizeof(pixel_t) and W > 1
     cdef bint ycopy = ycol != <Py_ssize_t> sizeof(pixel_t) and W > 1
     cdef const pixel_t* xr[4]
     cdef const pixel_t* yr[4]
+    v = v + c0
     for t in range(4):
-        memset(v + t * vstride, 0, W * sizeof(double))
+        memset(v + t * vstride, 0, m * sizeof(double))
     while k < ntaps:
         for t in range(4 if k + 4 <= ntaps else 1):
             r = _reflect(centre + k + t - h, n)
-            xr[t] = <const pixel_t*> (xb + r * xstep)
-            yr[t] = <const pixel_t*> (yb + r * ystep)
+            xr[t] = <const pixel_t*> (xb + r * xstep + c0 * xcol)
+            yr[t] = <const pixel_t*> (yb + r * ystep + c0 * ycol)
             if xcopy or ycopy:
                 slot = r % ntaps if tags != NULL else t
                 if tags == NULL or tags[slot] != r:
                     if xcopy:
-                        _copy_row(<const char*> xr[t], xcol, W, xscratch + slot * W)
+                        _copy_row(xb + r * xstep + lo * xcol, xcol, W - lo if tags != NULL else m,
+                                  xscratch + slot * W + lo)
                     if ycopy:
-                        _copy_row(<const char*> yr[t], ycol, W, yscratch + slot * W)
+                        _copy_row(yb + r * ystep + lo * ycol, ycol, W - lo if tags != NULL else m,
+                                  yscratch + slot * W + lo)
                     if tags != NULL:
                         tags[slot] = r
                 if xcopy:
-                    xr[t] = xscratch + slot * W
+                    xr[t] = xscratch + slot * W + c0
                 if ycopy:
-                    yr[t] = yscratch + slot * W
+                    yr[t] = yscratch + slot * W + c0
         if k + 4 <= ntaps:
-            _add_products4(xr, yr, taps + k, v, v + vstride, v + 2 * vstride, v + 3 * vstride, W)
+            _add_products4(xr, yr, taps + k, v, v + vstride, v + 2 * vstride, v + 3 * vstride, m)
             k += 4
         else:
             _add_products(xr[0], yr[0], taps[k], v, v + vstride, v + 2 * vstride,
-                          v + 3 * vstride, W)
+                          v + 3 * vstride, m)
             k += 1
 
 
@@ -204,12 +215,16 @@ cdef void _window_rows(const double* src, Py_ssize_t step, Py_ssize_t n, Py_ssiz
         k += 1
 
 
-cdef inline void _pad_reflect(double* row, Py_ssize_t n, Py_ssize_t r) noexcept nogil:
-    """Fill row[-r:0] and row[n:n+r] from row[0:n] in 'reflect' mode."""
+cdef inline void _pad_reflect(double* row, Py_ssize_t n, Py_ssize_t r,
+                              bint left, bint right) noexcept nogil:
+    """Fill row[-r:0] (if left) and row[n:n+r] (if right) from row[0:n] in
+    'reflect' mode; the columns they mirror must be filled already."""
     cdef Py_ssize_t j
     for j in range(1, r + 1):
-        row[-j] = row[_reflect(-j, n)]
-        row[n - 1 + j] = row[_reflect(n - 1 + j, n)]
+        if left:
+            row[-j] = row[_reflect(-j, n)]
+        if right:
+            row[n - 1 + j] = row[_reflect(n - 1 + j, n)]
 
 
 cdef inline void _correlate(const double* src, const double* taps, Py_ssize_t ntaps,
@@ -242,6 +257,23 @@ cdef inline void _correlate(const double* src, const double* taps, Py_ssize_t nt
         k += 1
 
 
+cdef inline double _ssim_terms(double mx, double my, double sxxyy, double sxy,
+                               double c1, double c2, double cov_norm,
+                               double* a1, double* a2, double* b1, double* b2) noexcept nogil:
+    """SSIM from the filtered statistics at one pixel, and its four factors.
+
+    Arranged so that x == y gives exactly 1.0 (A1 == B1 and A2 == B2 bit for
+    bit); the build turns off FMA contraction to keep it so.
+    """
+    cdef double p = mx * my
+    cdef double q = mx * mx + my * my
+    a1[0] = 2.0 * p + c1
+    a2[0] = cov_norm * (2.0 * (sxy - p)) + c2
+    b1[0] = q + c1
+    b2[0] = cov_norm * (sxxyy - q) + c2
+    return (a1[0] * a2[0]) / (b1[0] * b2[0])
+
+
 cdef inline void _ssim_row(const double* ux, const double* uy, const double* uxxyy,
                            const double* uxy, Py_ssize_t lo, Py_ssize_t hi,
                            double c1, double c2, double cov_norm,
@@ -250,27 +282,22 @@ cdef inline void _ssim_row(const double* ux, const double* uy, const double* uxx
 
     When t1 is not NULL, also the three terms of Avanaki's gradient that
     scikit-image filters afterwards: A1/D, -S/B2, (ux(A2-A1) - uy(B2-B1)S)/D.
-    The formula is arranged so that x == y gives exactly 1.0 (A1 == B1 and
-    A2 == B2 bit for bit); the build turns off FMA contraction to keep it so.
+    Two loops, so that the common one has no branch and vectorises.
     """
     cdef Py_ssize_t j
-    cdef double mx, my, p, q, a1, a2, b1, b2, d, v
+    cdef double a1, a2, b1, b2, d, v
+    if t1 == NULL:
+        for j in range(lo, hi):
+            s[j] = _ssim_terms(ux[j], uy[j], uxxyy[j], uxy[j], c1, c2, cov_norm,
+                               &a1, &a2, &b1, &b2)
+        return
     for j in range(lo, hi):
-        mx = ux[j]
-        my = uy[j]
-        p = mx * my
-        q = mx * mx + my * my
-        a1 = 2.0 * p + c1
-        a2 = cov_norm * (2.0 * (uxy[j] - p)) + c2
-        b1 = q + c1
-        b2 = cov_norm * (uxxyy[j] - q) + c2
+        v = _ssim_terms(ux[j], uy[j], uxxyy[j], uxy[j], c1, c2, cov_norm, &a1, &a2, &b1, &b2)
         d = b1 * b2
-        v = (a1 * a2) / d
         s[j] = v
-        if t1 != NULL:
-            t1[j] = a1 / d
-            t2[j] = -v / b2
-            t3[j] = (mx * (a2 - a1) - my * (b2 - b1) * v) / d
+        t1[j] = a1 / d
+        t2[j] = -v / b2
+        t3[j] = (ux[j] * (a2 - a1) - uy[j] * (b2 - b1) * v) / d
 
 
 cdef inline double _sum(const double* s, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
@@ -294,11 +321,13 @@ cdef inline void _finish_row(double* v, Py_ssize_t vstride, Py_ssize_t W,
                              double* h, double* srow, Py_ssize_t lo, Py_ssize_t hi,
                              double c1, double c2, double cov_norm,
                              double* t1, double* t2, double* t3) noexcept nogil:
-    """Last axis of one row: pad and filter the four vertically filtered statistics
-    (v + s*vstride, each padded by ntaps//2), then the SSIM formula into srow[lo:hi]."""
+    """Last axis of columns [lo, hi) of one row: pad and filter the four
+    statistics filtered along the other axes (v + s*vstride, each with room for
+    ntaps//2 pad columns; columns [lo - r, hi + r) within [0, W) filled), then
+    the SSIM formula into srow[lo:hi]."""
     cdef Py_ssize_t s, r = ntaps // 2
     for s in range(4):
-        _pad_reflect(v + s * vstride, W, r)
+        _pad_reflect(v + s * vstride, W, r, lo < r, hi + r > W)
         _correlate(v + s * vstride, taps, ntaps, h + s * W, lo, hi)
     _ssim_row(h, h + W, h + 2 * W, h + 3 * W, lo, hi, c1, c2, cov_norm,
               srow, t1, t2, t3)
@@ -325,9 +354,17 @@ cdef void _ssim_row_2d(const char* xb, const char* yb, Py_ssize_t xs0, Py_ssize_
                        double* t1, double* t2, double* t3) noexcept nogil:
     """SSIM of output row i into srow[lo:hi]: the window's input rows along
     axis 0, then _finish_row along axis 1."""
-    _window_products(xb, xs0, xs1, yb, ys0, ys1, H, i, taps0, n0,
-                     xscratch, yscratch, tags, v, vstride, W)
-    _finish_row(v, vstride, W, taps1, n1, h, srow, lo, hi, c1, c2, cov_norm, t1, t2, t3)
+    cdef Py_ssize_t j0 = lo, j1, r1 = n1 // 2
+    # Strips of STRIP columns keep the working set in the L1 cache. A strip
+    # computes exactly what the whole row would, plus r1 columns of overlap.
+    cdef Py_ssize_t strip = STRIP if W > STRIP + 2 * r1 else W
+    while j0 < hi:
+        j1 = min(hi, j0 + strip)
+        _window_products(xb, xs0, xs1, yb, ys0, ys1, H, i, taps0, n0,
+                         xscratch, yscratch, tags, v, vstride, W,
+                         max(0, j0 - r1), min(W, j1 + r1))
+        _finish_row(v, vstride, W, taps1, n1, h, srow, j0, j1, c1, c2, cov_norm, t1, t2, t3)
+        j0 = j1
 
 
 def ssim_2d(const pixel_t[:, :] x, const pixel_t[:, :] y,
@@ -424,7 +461,7 @@ cdef void _ssim_plane_3d(const char* xb, const char* yb, const Py_ssize_t* xs,
     cdef double* t1 = NULL
     for i in range(H):
         _window_products(xb + i * xs[1], xs[0], xs[2], yb + i * ys[1], ys[0], ys[2],
-                         D, z, taps0, n0, xscratch, yscratch, NULL, zbuf + i * W, HW, W)
+                         D, z, taps0, n0, xscratch, yscratch, NULL, zbuf + i * W, HW, W, 0, W)
     for i in range(ilo, ihi):
         for s in range(4):
             _window_rows(zbuf + s * HW, W, H, i, taps1, n1, v + s * vstride, W)
@@ -536,7 +573,7 @@ def filter_axis(const double[:, :, ::1] src, double[:, :, ::1] dst,
             row = &work[tid, r]
             for j in range(n):
                 row[j] = src[line, j, 0]
-            _pad_reflect(row, n, r)
+            _pad_reflect(row, n, r, True, True)
             _correlate(row, &taps[0], ntaps, &dst[line, 0, 0], 0, n)
 
 
