@@ -52,7 +52,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 # Image fixtures
 # --------------------------------------------------------------------------
 @pytest.fixture(scope="session", params=helpers.REAL_IMAGES)
-def real_image(request):
+def full_image(request):
     """Each full-size ``skimage.data`` image (read-only)."""
     return helpers.real_image(request.param)
 

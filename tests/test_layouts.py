@@ -5,7 +5,8 @@ scikit-image.
 Covers non-contiguous slices, negative strides, Fortran order, transposed
 views, big-endian and unaligned data, read-only and zero-stride (broadcast)
 arrays, pairs whose two images have different layouts, interleaved vs planar
-colour images, 1-D and 3-D volumes; and that the inputs are never modified.
+colour images, 1-D signals and 3-D to 5-D volumes in any axis order; and that
+the inputs are never modified.
 """
 
 import warnings
@@ -278,6 +279,50 @@ def test_layout_3d(layout, dtype, channel_axis):
     for options in (dict(win_size=5), dict(gaussian_weights=True, sigma=1.0, win_size=5,
                                            full=True, gradient=True)):
         check_layout(make(a), make(b), data_range=dr, channel_axis=channel_axis, **options)
+
+
+LAYOUTS_ND = {
+    "fortran": np.asfortranarray,
+    "transposed": lambda x: x.T,
+    "swap-first-two": lambda x: np.swapaxes(x, 0, 1),
+    "swap-middle": lambda x: np.swapaxes(x, 1, 2),
+    "swap-last-two": lambda x: np.swapaxes(x, -1, -2),
+    "roll-axes": lambda x: np.moveaxis(x, 0, -1),
+    "reversed-all": lambda x: x[(slice(None, None, -1),) * x.ndim],
+    "strided-first": lambda x: x[::2],
+    "strided-last-reversed": lambda x: x[..., ::-2],
+    "big-endian-fortran": lambda x: np.asfortranarray(big_endian(x)),
+}
+
+
+@pytest.mark.parametrize("shape", [(10, 7, 8, 9), (10, 6, 5, 7, 12)], ids=["4d", "5d"])
+@pytest.mark.parametrize("dtype", ["uint8", "float32", "float64"])
+@pytest.mark.parametrize("layout", list(LAYOUTS_ND))
+def test_layout_nd(layout, dtype, shape):
+    """4-D and 5-D arrays in any axis order / stride pattern."""
+    cam = real_image("camera")
+    n = int(np.prod(shape))
+    base = np.ascontiguousarray(cam[150:, 100:].ravel()[:n].reshape(shape))
+    a, dr = convert(base, dtype)
+    b, _ = convert(add_noise(base, 20.0, seed=4), dtype)
+    make = LAYOUTS_ND[layout]
+    for options in (dict(win_size=3), dict(win_size=5, full=True, gradient=True),
+                    dict(gaussian_weights=True, sigma=0.5, full=True)):
+        check_layout(make(a), make(b), data_range=dr, **options)
+
+
+@pytest.mark.parametrize("channel_axis", [0, -1, 2])
+@pytest.mark.parametrize("layout", ["fortran", "transposed", "swap-middle", "reversed-all"])
+def test_layout_nd_with_channels(layout, channel_axis):
+    cam = real_image("camera")
+    shape = (3, 7, 8, 3)
+    base = np.ascontiguousarray(cam[200:, 50:].ravel()[:int(np.prod(shape))].reshape(shape))
+    b = add_noise(base, 20.0, seed=8)
+    make = LAYOUTS_ND[layout]
+    a1, b1 = make(base), make(b)
+    if min(n for i, n in enumerate(a1.shape) if i != channel_axis % a1.ndim) < 3:
+        raise AssertionError("test setup: window does not fit")
+    check_layout(a1, b1, channel_axis=channel_axis, win_size=3, full=True, gradient=True)
 
 
 def test_inputs_unchanged_list_and_views():

@@ -22,6 +22,7 @@ from ssimfast import ssim, structural_similarity
 
 from helpers import (
     ALL_DTYPES,
+    add_noise,
     DTYPE_VARIANTS,
     assert_matches,
     check_against_reference,
@@ -32,6 +33,11 @@ from helpers import (
     run_both,
     ski_ssim,
 )
+
+def noisy(img, seed=3):
+    """The seeded noisy version of ``img`` used as im2 throughout this module."""
+    return add_noise(img, 25.0, seed)
+
 
 OUTPUTS = [
     pytest.param(dict(), id="mean"),
@@ -53,6 +59,27 @@ def test_public_names():
 
 
 # --------------------------------------------------------------------------
+# Real images x distortions (256x256 grayscale crops, 128x160 colour crops)
+# --------------------------------------------------------------------------
+REAL_OPTIONS = [
+    pytest.param(dict(), id="default"),
+    pytest.param(dict(gaussian_weights=True, full=True, gradient=True), id="gauss-full-grad"),
+    pytest.param(dict(win_size=11, use_sample_covariance=False, full=True), id="win11-pop-full"),
+]
+
+
+@pytest.mark.parametrize("options", REAL_OPTIONS)
+def test_gray_images_distorted(gray_crop, distortion, options):
+    check_against_reference(structural_similarity, gray_crop, distortion(gray_crop), **options)
+
+
+@pytest.mark.parametrize("options", REAL_OPTIONS)
+def test_color_images_distorted(color_crop, distortion, options):
+    check_against_reference(structural_similarity, color_crop, distortion(color_crop),
+                            channel_axis=-1, **options)
+
+
+# --------------------------------------------------------------------------
 # dtypes x outputs x images x distortions
 # --------------------------------------------------------------------------
 @pytest.mark.parametrize("variant", list(DTYPE_VARIANTS))
@@ -70,14 +97,9 @@ def test_dtypes_and_outputs(image, variant, outputs, distortion):
 def test_dtypes_gaussian_full_gradient(variant):
     ref_u8 = crop_center(real_image("grass"), 128, 128)
     a, data_range = convert(ref_u8, variant)
-    b, _ = convert(helpers_noise(ref_u8), variant)
+    b, _ = convert(noisy(ref_u8), variant)
     check_against_reference(structural_similarity, a, b, data_range=data_range,
                             gaussian_weights=True, gradient=True, full=True)
-
-
-def helpers_noise(img, seed=3):
-    from helpers import add_noise
-    return add_noise(img, 25.0, seed)
 
 
 @pytest.mark.parametrize("dtype", ["uint8", "uint16", "int8", "int16", "int32",
@@ -85,7 +107,7 @@ def helpers_noise(img, seed=3):
 def test_inferred_data_range(dtype):
     """data_range=None is inferred from im1's dtype, exactly as skimage does."""
     a_u8 = crop_center(real_image("moon"), 64, 80)
-    b_u8 = helpers_noise(a_u8)
+    b_u8 = noisy(a_u8)
     if dtype == "bool":
         a, b = a_u8 > 110, b_u8 > 110
     else:
@@ -104,7 +126,7 @@ def test_inferred_data_range(dtype):
 def test_mixed_dtypes_with_data_range(dt1, dt2):
     """Mixed dtypes: skimage computes in im1's float type; ssimfast must too."""
     a_u8 = crop_center(real_image("camera"), 96, 96)
-    b_u8 = helpers_noise(a_u8)
+    b_u8 = noisy(a_u8)
 
     def conv(x, dt):
         if dt == "bool":
@@ -143,8 +165,6 @@ OPTIONS = [
     pytest.param(dict(K1=0.0, K2=0.03), id="K1-0"),
     pytest.param(dict(data_range=200), id="dr200"),
     pytest.param(dict(data_range=1000.5), id="dr1000.5"),
-    pytest.param(dict(data_range=np.float32(255)), id="dr-np.float32"),
-    pytest.param(dict(win_size=np.int64(9)), id="win-np.int64"),
 ]
 
 
@@ -169,9 +189,52 @@ def test_options(options, dtype, distortion):
 def test_small_constants_float64(options):
     """Small stabilising constants amplify differences; textured image, float64."""
     a = crop_center(real_image("brick"), 96, 96).astype(np.float64)  # min 63: no zero windows
-    b = helpers_noise(crop_center(real_image("brick"), 96, 96)).astype(np.float64) + 1.0
+    b = noisy(crop_center(real_image("brick"), 96, 96)).astype(np.float64) + 1.0
     check_against_reference(structural_similarity, a, b, data_range=255, full=True,
                             gradient=True, **options)
+
+
+NUMPY_SCALAR_OPTIONS = [
+    pytest.param(dict(win_size=np.int64(9)), id="win_size-int64"),
+    pytest.param(dict(win_size=np.uint8(5)), id="win_size-uint8"),
+    pytest.param(dict(data_range=np.float64(255)), id="data_range-float64"),
+    pytest.param(dict(data_range=np.float32(255)), id="data_range-float32"),
+    pytest.param(dict(data_range=np.uint8(255)), id="data_range-uint8"),
+    pytest.param(dict(K1=np.float64(0.02), K2=np.float64(0.04)), id="K-float64"),
+    pytest.param(dict(K1=np.float32(0.02), K2=np.float32(0.04)), id="K-float32"),
+    pytest.param(dict(gaussian_weights=True, sigma=np.float64(1.2)), id="sigma-float64"),
+    pytest.param(dict(channel_axis=np.int64(-1)), id="channel_axis-int64"),
+]
+
+
+@pytest.mark.parametrize("options", NUMPY_SCALAR_OPTIONS)
+@pytest.mark.parametrize("dtype", ["uint8", "float16", "float32", "float64"])
+def test_numpy_scalar_parameters(options, dtype):
+    """NumPy scalars work as parameters and give skimage's values for the same call.
+
+    Under NumPy 2 promotion rules (NEP 50) skimage returns float64 maps for
+    float32 input when win_size or data_range is a NumPy integer/float64 scalar
+    (``NP / (NP - 1)`` becomes an np.float64), an accident of its arithmetic;
+    the contract's dtype rule (float32 results for float16/float32 input) holds
+    for ssimfast regardless, so the reference arrays are compared after casting
+    to the contract dtype.  (A np.float32 data_range makes skimage round C1 and
+    C2 to float32; values are compared for the same call, so that shows too.)
+    """
+    a_u8 = crop_center(real_image("coffee"), 48, 56)
+    b_u8 = noisy(a_u8, seed=5)
+    if "channel_axis" not in options:
+        a_u8, b_u8 = a_u8[..., 2].copy(), b_u8[..., 2].copy()
+    a = a_u8.astype(dtype)
+    b = b_u8.astype(dtype)
+    options = dict(options)
+    options.setdefault("data_range", 255)
+    out = np.dtype(np.float32 if dtype in ("float16", "float32") else np.float64)
+    fast = structural_similarity(a, b, full=True, gradient=True, **options)
+    m, g, S = ski_ssim(a, b, full=True, gradient=True, **options)
+    ref = (m, g.astype(out), S.astype(out))
+    assert_matches(fast, ref, im1_dtype=a.dtype, full=True, gradient=True,
+                   where=describe(a, b, **options))
+    assert fast[1].dtype == out and fast[2].dtype == out
 
 
 # --------------------------------------------------------------------------
@@ -182,7 +245,7 @@ def test_small_constants_float64(options):
 @pytest.mark.parametrize("outputs", OUTPUTS)
 def test_channel_axis(color_crop, channel_axis, variant, outputs):
     a_u8 = color_crop
-    b_u8 = helpers_noise(a_u8, seed=11)
+    b_u8 = noisy(a_u8, seed=11)
     a, data_range = convert(a_u8, variant)
     b, _ = convert(b_u8, variant)
     a, b = (np.moveaxis(x, -1, channel_axis) for x in (a, b))
@@ -209,7 +272,7 @@ def test_channel_axis_replicated_equals_single_channel(channel_axis):
 
 def test_channel_mean_is_mean_of_channels():
     Xc = real_image("chelsea")
-    Yc = helpers_noise(Xc, seed=15)
+    Yc = noisy(Xc, seed=15)
     m = structural_similarity(Xc, Yc, channel_axis=-1)
     per = [structural_similarity(Xc[..., c], Yc[..., c]) for c in range(3)]
     np.testing.assert_allclose(m, np.mean(per), rtol=0, atol=1e-12)
@@ -217,7 +280,7 @@ def test_channel_mean_is_mean_of_channels():
 
 def test_multichannel_legacy_equals_channel_axis_last():
     a = crop_center(real_image("coffee"), 64, 96)
-    b = helpers_noise(a, seed=4)
+    b = noisy(a, seed=4)
     with pytest.warns(FutureWarning, match="channel_axis"):
         legacy = structural_similarity(a, b, multichannel=True, full=True)
     assert_matches(legacy, ski_ssim(a, b, channel_axis=-1, full=True), im1_dtype=a.dtype,
@@ -243,7 +306,7 @@ ND_CASES = [
     pytest.param((9,), dict(win_size=9), id="1d-win-equals-length"),
     pytest.param((64, 48), dict(win_size=5), id="2d"),
     pytest.param((8, 64, 64), dict(), id="3d-stacked-crops"),
-    pytest.param((8, 64, 64), dict(gaussian_weights=True, sigma=1.0), id="3d-gauss"),
+    pytest.param((8, 64, 64), dict(gaussian_weights=True, sigma=0.8), id="3d-gauss"),
     pytest.param((12, 20, 16), dict(win_size=3, use_sample_covariance=False), id="3d-popcov"),
     pytest.param((5, 6, 20, 20), dict(win_size=5), id="4d"),
     pytest.param((7, 8, 9, 10), dict(), id="4d-win7"),
@@ -263,7 +326,7 @@ def test_ndim(shape, options, variant):
         a_u8 = np.stack([cam[32 * i:32 * i + 64, 40 * i:40 * i + 64] for i in range(shape[0])])
     else:
         a_u8 = _volume(shape, 1)
-    b_u8 = helpers_noise(a_u8, seed=len(shape))
+    b_u8 = noisy(a_u8, seed=len(shape))
     a, data_range = convert(a_u8, variant)
     b, _ = convert(b_u8, variant)
     check_against_reference(structural_similarity, a, b, data_range=data_range,
@@ -276,7 +339,7 @@ def test_ndim(shape, options, variant):
 ])
 def test_ndim_with_channels(shape, channel_axis):
     a = _volume(shape, 2)
-    b = helpers_noise(a, seed=9)
+    b = noisy(a, seed=9)
     win = 7 if min(s for i, s in enumerate(shape) if i != channel_axis % len(shape)) >= 7 else 3
     check_against_reference(structural_similarity, a, b, channel_axis=channel_axis,
                             win_size=win, gradient=True, full=True)
@@ -332,10 +395,10 @@ def test_gaussian_filter_wider_than_image():
     pytest.param(dict(), id="default"),
     pytest.param(dict(gaussian_weights=True, full=True, gradient=True), id="gauss-full-grad"),
 ])
-def test_full_size(real_image, options):
+def test_full_size(full_image, options):
     """Every skimage.data image at full size (colour ones with channel_axis=-1)."""
-    a = real_image
-    b = helpers_noise(a, seed=21)
+    a = full_image
+    b = noisy(a, seed=21)
     if a.ndim == 3:
         options = dict(options, channel_axis=-1)
     check_against_reference(structural_similarity, a, b, **options)
@@ -343,7 +406,7 @@ def test_full_size(real_image, options):
 
 def test_full_size_float32_astronaut():
     a = real_image("astronaut").astype(np.float32) / 255
-    b = helpers_noise(real_image("astronaut"), seed=2).astype(np.float32) / 255
+    b = noisy(real_image("astronaut"), seed=2).astype(np.float32) / 255
     check_against_reference(structural_similarity, a, b, channel_axis=-1, data_range=1.0,
                             full=True)
 
@@ -404,9 +467,26 @@ def test_identical_images_exactly_one(dtype, channel_axis, outputs):
     dict(), dict(gaussian_weights=True), dict(win_size=3), dict(use_sample_covariance=False),
     dict(gaussian_weights=True, sigma=2.5, win_size=5), dict(K1=0.05, K2=0.07),
 ])
-def test_identical_real_images_exactly_one(real_image, options):
-    ch = -1 if real_image.ndim == 3 else None
-    assert structural_similarity(real_image, real_image.copy(), channel_axis=ch, **options) == 1.0
+def test_identical_real_images_exactly_one(full_image, options):
+    ch = -1 if full_image.ndim == 3 else None
+    assert structural_similarity(full_image, full_image.copy(), channel_axis=ch, **options) == 1.0
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_non_finite_input_gives_nan_mean(bad, dtype):
+    """NaN/inf pixels make the mean NaN, as in skimage (the map's NaN pattern
+    depends on the filter's running sums and is not compared)."""
+    a = crop_center(real_image("moon"), 40, 40).astype(dtype) / 255
+    b = noisy(crop_center(real_image("moon"), 40, 40)).astype(dtype) / 255
+    a[17, 23] = bad
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ref = ski_ssim(a, b, data_range=1.0)
+        got = structural_similarity(a, b, data_range=1.0)
+    assert np.isnan(ref)
+    assert np.isnan(got), got
+    assert type(got) is type(ref)
 
 
 # --------------------------------------------------------------------------
@@ -418,7 +498,7 @@ def test_return_types(dtype, channel_axis):
     a_u8 = crop_center(real_image("coffee"), 32, 40)
     if channel_axis is None:
         a_u8 = a_u8[..., 0].copy()
-    b_u8 = helpers_noise(a_u8)
+    b_u8 = noisy(a_u8)
     a, dr = convert(a_u8, dtype)
     b, _ = convert(b_u8, dtype)
     fast, ref = run_both(structural_similarity, a, b, data_range=dr, channel_axis=channel_axis)
@@ -436,7 +516,7 @@ def test_return_types(dtype, channel_axis):
 
 def test_full_mean_equals_plain_mean():
     a = crop_center(real_image("grass"), 100, 100)
-    b = helpers_noise(a)
+    b = noisy(a)
     m0, S = structural_similarity(a, b, full=True)
     m1 = structural_similarity(a, b)
     m2, g = structural_similarity(a, b, gradient=True)
@@ -449,7 +529,7 @@ def test_full_mean_equals_plain_mean():
 # --------------------------------------------------------------------------
 def test_list_inputs():
     a = crop_center(real_image("camera"), 20, 24)
-    b = helpers_noise(a)
+    b = noisy(a)
     fast = structural_similarity(a.tolist(), b.tolist(), data_range=255, full=True)
     ref = ski_ssim(np.asarray(a.tolist()), np.asarray(b.tolist()), data_range=255, full=True)
     assert_matches(fast, ref, im1_dtype=np.asarray(a.tolist()).dtype, full=True, where="lists")
@@ -461,20 +541,20 @@ def test_list_inputs():
 @pytest.mark.parametrize("mode", ["L", "RGB", "I;16", "F"])
 def test_pil_inputs(mode):
     base = crop_center(real_image("astronaut"), 64, 72)
-    noisy = helpers_noise(base, seed=8)
+    dist = noisy(base, seed=8)
     if mode == "RGB":
-        ia, ib = Image.fromarray(base), Image.fromarray(noisy)
+        ia, ib = Image.fromarray(base), Image.fromarray(dist)
         kw = dict(channel_axis=-1)
     elif mode == "L":
-        ia, ib = Image.fromarray(base[..., 0]), Image.fromarray(noisy[..., 0])
+        ia, ib = Image.fromarray(base[..., 0]), Image.fromarray(dist[..., 0])
         kw = dict()
     elif mode == "I;16":
         ia = Image.fromarray(base[..., 0].astype(np.uint16) * 257)
-        ib = Image.fromarray(noisy[..., 0].astype(np.uint16) * 257)
+        ib = Image.fromarray(dist[..., 0].astype(np.uint16) * 257)
         kw = dict(data_range=65535)
     else:
         ia = Image.fromarray(base[..., 0].astype(np.float32) / 255)
-        ib = Image.fromarray(noisy[..., 0].astype(np.float32) / 255)
+        ib = Image.fromarray(dist[..., 0].astype(np.float32) / 255)
         kw = dict(data_range=1.0)
     fast = structural_similarity(ia, ib, full=True, **kw)
     ref = ski_ssim(np.asarray(ia), np.asarray(ib), full=True, **kw)
