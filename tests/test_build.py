@@ -21,8 +21,10 @@ def test_unbuilt_source_tree_raises_helpful_import_error(tmp_path):
     dst.mkdir()
     for f in src.glob("*.py"):
         shutil.copy(f, dst / f.name)
-    proc = subprocess.run([sys.executable, "-c", "import ssimfast"], cwd=tmp_path,
-                          capture_output=True, text=True, env={"PYTHONPATH": str(tmp_path)})
+    # -S: no site-packages, whose editable-install finder would find the built copy.
+    code = f"import sys; sys.path.insert(0, {str(tmp_path)!r}); import ssimfast"
+    proc = subprocess.run([sys.executable, "-S", "-c", code], cwd=tmp_path,
+                          capture_output=True, text=True)
     assert proc.returncode != 0
     assert "ImportError" in proc.stderr
     assert "compiled extension (ssimfast._ssim_cy) is not built" in proc.stderr
