@@ -188,6 +188,7 @@ def structural_similarity(
     x, y = _kernel_inputs(im1, im2, float_type)
     params = _Params(
         taps=taps,
+        exact=not gaussian_weights and _sums_are_exact(x.dtype, NP),
         crop=(win_size - 1) // 2,
         c1=float((K1 * data_range) ** 2),
         c2=float((K2 * data_range) ** 2),
@@ -225,7 +226,7 @@ def structural_similarity(
 class _Params:
     """What the kernels need besides the images: taps per axis, constants, threads."""
 
-    __slots__ = ("taps", "crop", "c1", "c2", "cov_norm", "n_threads")
+    __slots__ = ("taps", "exact", "crop", "c1", "c2", "cov_norm", "n_threads")
 
     def __init__(self, **values):
         for name, value in values.items():
@@ -247,19 +248,24 @@ def _ssim_single(x, y, p, S, G):
     else:
         taps = [p.taps] * spatial
         crops = [p.crop] * spatial
+    # Exact mode filters with unit taps (window sums, exact integers) and scales
+    # by 1/N once; otherwise the normalised taps, as scipy.ndimage does.
+    stat_taps = [np.ones_like(t) for t in taps] if p.exact else taps
+    scale = 1.0 / math.prod(t.shape[0] for t in taps) if p.exact else 1.0
     shape = x.shape
     ndim = len(shape)
     tmaps = np.empty((3,) + shape) if G is not None else np.empty((0,) * (ndim + 1))
     smap = S if S is not None else np.empty((0,) * ndim)
 
     if ndim == 2:
-        total = kernels.ssim_2d(x, y, taps[0], taps[1], crops[0], crops[1],
-                                p.c1, p.c2, p.cov_norm, smap, tmaps, p.n_threads)
+        total = kernels.ssim_2d(x, y, stat_taps[0], stat_taps[1], crops[0], crops[1],
+                                scale, p.c1, p.c2, p.cov_norm, smap, tmaps, p.n_threads,
+                                p.exact)
     elif ndim == 3:
-        total = kernels.ssim_3d(x, y, taps[0], taps[1], taps[2], *crops,
-                                p.c1, p.c2, p.cov_norm, smap, tmaps, p.n_threads)
+        total = kernels.ssim_3d(x, y, *stat_taps, *crops,
+                                scale, p.c1, p.c2, p.cov_norm, smap, tmaps, p.n_threads)
     else:
-        total = _ssim_nd(x, y, taps, crops, p, S, tmaps)
+        total = _ssim_nd(x, y, stat_taps, scale, crops, p, S, tmaps)
 
     if G is not None:
         _gradient(x, y, tmaps, taps, p.n_threads, out=G)
@@ -267,7 +273,7 @@ def _ssim_single(x, y, p, S, G):
     return total / count
 
 
-def _ssim_nd(x, y, taps, crops, p, S, tmaps):
+def _ssim_nd(x, y, taps, scale, crops, p, S, tmaps):
     """Any number of dimensions: whole-array separable passes (full-size temporaries)."""
     # C order throughout: _filter_nd reshapes, and a reshape of other layouts copies.
     x = np.ascontiguousarray(x, dtype=np.float64)
@@ -278,7 +284,8 @@ def _ssim_nd(x, y, taps, crops, p, S, tmaps):
         stats[s], tmp = _filter_nd(stats[s], taps, p.n_threads, tmp)
     smap = np.empty(x.size)
     flat_t = tmaps.reshape(3, -1) if tmaps.shape[0] else np.empty((0, 0))
-    kernels.ssim_map_nd(*(s.ravel() for s in stats), p.c1, p.c2, p.cov_norm, smap, flat_t)
+    kernels.ssim_map_nd(*(s.ravel() for s in stats), scale, p.c1, p.c2, p.cov_norm,
+                        smap, flat_t)
     smap = smap.reshape(x.shape)
     if S is not None:
         S[...] = smap
@@ -477,6 +484,16 @@ def _data_range(data_range, dtype1, dtype2):
     return data_range
 
 
+def _sums_are_exact(dtype, n_window):
+    """True if every window sum of x, y, x*x + y*y and x*y is an integer below
+    2**53 for this kernel dtype, so that double arithmetic computes it exactly."""
+    if dtype not in (np.uint8, np.uint16, np.int16):
+        return False
+    info = np.iinfo(dtype)
+    largest = max(abs(int(info.min)), int(info.max))
+    return n_window * 2 * largest * largest < 2**53
+
+
 def _supported_float_type(dtype):
     """scikit-image's float type of results: float32 for float16/32, else float64."""
     return np.dtype(np.float32) if dtype.char in "ef" else np.dtype(np.float64)
@@ -499,9 +516,9 @@ def _kernel_inputs(im1, im2, float_type):
     Mismatched dtypes are both cast to the float type, as scikit-image does
     (im2 as well: a float64 im2 beside a float32 im1 is rounded to float32).
     """
-    if im1.dtype != im2.dtype:
+    if im1.dtype.newbyteorder("=") != im2.dtype.newbyteorder("="):
         return im1.astype(float_type), im2.astype(float_type)
-    return _to_kernel_dtype(im1), _to_kernel_dtype(im2)
+    return _to_kernel_dtype(im1), _to_kernel_dtype(im2)  # byte order aside, the same
 
 
 def _to_kernel_dtype(a):

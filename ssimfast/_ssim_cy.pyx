@@ -141,6 +141,57 @@ cdef inline void _add_scaled4(const double** src, const double* w, double_rp dst
         dst[j] = (((dst[j] + w0 * r0[j]) + w1 * r1[j]) + w2 * r2[j]) + w3 * r3[j]
 
 
+cdef inline void _rows_at(const char* xb, Py_ssize_t xstep, Py_ssize_t xcol,
+                          const char* yb, Py_ssize_t ystep, Py_ssize_t ycol,
+                          Py_ssize_t r, Py_ssize_t ntaps, Py_ssize_t t,
+                          pixel_t* xscratch, pixel_t* yscratch, Py_ssize_t* tags,
+                          Py_ssize_t W, Py_ssize_t c0, Py_ssize_t m,
+                          const pixel_t** xr, const pixel_t** yr) noexcept nogil:
+    """Pointers to columns [c0, c0 + m) of row r of x and y, contiguous: the rows
+    themselves, or copies in the scratch (see _window_products for the cache)."""
+    cdef bint xcopy = xcol != <Py_ssize_t> sizeof(pixel_t) and W > 1
+    cdef bint ycopy = ycol != <Py_ssize_t> sizeof(pixel_t) and W > 1
+    cdef Py_ssize_t slot, lo = 0 if tags != NULL else c0  # first column copied
+    xr[0] = <const pixel_t*> (xb + r * xstep + c0 * xcol)
+    yr[0] = <const pixel_t*> (yb + r * ystep + c0 * ycol)
+    if not (xcopy or ycopy):
+        return
+    slot = r % (ntaps + 1) if tags != NULL else t
+    if tags == NULL or tags[slot] != r:
+        if xcopy:
+            _copy_row(xb + r * xstep + lo * xcol, xcol, W - lo if tags != NULL else m,
+                      xscratch + slot * W + lo)
+        if ycopy:
+            _copy_row(yb + r * ystep + lo * ycol, ycol, W - lo if tags != NULL else m,
+                      yscratch + slot * W + lo)
+        if tags != NULL:
+            tags[slot] = r
+    if xcopy:
+        xr[0] = xscratch + slot * W + c0
+    if ycopy:
+        yr[0] = yscratch + slot * W + c0
+
+
+cdef inline void _slide_products(const pixel_t* xn, const pixel_t* yn,
+                                 const pixel_t* xo, const pixel_t* yo,
+                                 double_rp s0, double_rp s1, double_rp s2, double_rp s3,
+                                 Py_ssize_t n) noexcept nogil:
+    """Slide window sums down one row: add the statistics of the new row pair
+    (xn, yn) and take away those of the old one (xo, yo). Exact only when every
+    sum is an integer below 2**53, which the Python layer checks."""
+    cdef Py_ssize_t j
+    cdef double a, b, c, d
+    for j in range(n):
+        a = <double> xn[j]
+        b = <double> yn[j]
+        c = <double> xo[j]
+        d = <double> yo[j]
+        s0[j] += a - c
+        s1[j] += b - d
+        s2[j] += (a * a + b * b) - (c * c + d * d)
+        s3[j] += a * b - c * d
+
+
 cdef void _window_products(const char* xb, Py_ssize_t xstep, Py_ssize_t xcol,
                            const char* yb, Py_ssize_t ystep, Py_ssize_t ycol,
                            Py_ssize_t n, Py_ssize_t centre, const double* taps, Py_ssize_t ntaps,
@@ -155,15 +206,13 @@ cdef void _window_products(const char* xb, Py_ssize_t xstep, Py_ssize_t xcol,
     to (v + s * vstride)[c0:c1] for s = 0..3.
 
     Strided rows are copied to contiguous scratch rows first. With `tags` (one
-    per tap, -1 when empty) the scratch is a cache of max(ntaps, 4) rows: row r
-    lives in slot r % ntaps, so moving to the next centre copies one new row,
-    not ntaps; cached rows are copied whole, so later column ranges find them.
+    per slot, -1 when empty) the scratch is a cache of max(ntaps + 1, 4) rows:
+    row r lives in slot r % (ntaps + 1), so moving to the next centre copies one
+    new row, not ntaps, and the rows entering and leaving a sliding window never
+    share a slot; cached rows are copied whole, so later column ranges find them.
     Without tags, 4 slots are refilled with the columns needed on every call.
     """
-    cdef Py_ssize_t k = 0, t, r, slot, h = ntaps // 2, m = c1 - c0
-    cdef Py_ssize_t lo = 0 if tags != NULL else c0  # first column copied
-    cdef bint xcopy = xcol != <Py_ssize_t> sizeof(pixel_t) and W > 1
-    cdef bint ycopy = ycol != <Py_ssize_t> sizeof(pixel_t) and W > 1
+    cdef Py_ssize_t k = 0, t, r, h = ntaps // 2, m = c1 - c0
     cdef const pixel_t* xr[4]
     cdef const pixel_t* yr[4]
     v = v + c0
@@ -172,23 +221,8 @@ cdef void _window_products(const char* xb, Py_ssize_t xstep, Py_ssize_t xcol,
     while k < ntaps:
         for t in range(4 if k + 4 <= ntaps else 1):
             r = _reflect(centre + k + t - h, n)
-            xr[t] = <const pixel_t*> (xb + r * xstep + c0 * xcol)
-            yr[t] = <const pixel_t*> (yb + r * ystep + c0 * ycol)
-            if xcopy or ycopy:
-                slot = r % ntaps if tags != NULL else t
-                if tags == NULL or tags[slot] != r:
-                    if xcopy:
-                        _copy_row(xb + r * xstep + lo * xcol, xcol, W - lo if tags != NULL else m,
-                                  xscratch + slot * W + lo)
-                    if ycopy:
-                        _copy_row(yb + r * ystep + lo * ycol, ycol, W - lo if tags != NULL else m,
-                                  yscratch + slot * W + lo)
-                    if tags != NULL:
-                        tags[slot] = r
-                if xcopy:
-                    xr[t] = xscratch + slot * W + c0
-                if ycopy:
-                    yr[t] = yscratch + slot * W + c0
+            _rows_at(xb, xstep, xcol, yb, ystep, ycol, r, ntaps, t, xscratch, yscratch, tags,
+                     W, c0, m, &xr[t], &yr[t])
         if k + 4 <= ntaps:
             _add_products4(xr, yr, taps + k, v, v + vstride, v + 2 * vstride, v + 3 * vstride, m)
             k += 4
@@ -275,29 +309,34 @@ cdef inline double _ssim_terms(double mx, double my, double sxxyy, double sxy,
 
 
 cdef inline void _ssim_row(const double* ux, const double* uy, const double* uxxyy,
-                           const double* uxy, Py_ssize_t lo, Py_ssize_t hi,
+                           const double* uxy, double scale, Py_ssize_t lo, Py_ssize_t hi,
                            double c1, double c2, double cov_norm,
                            double_rp s, double_rp t1, double_rp t2, double_rp t3) noexcept nogil:
-    """SSIM from the filtered statistics for j in [lo, hi), written to s[j].
+    """SSIM from the filtered statistics (times `scale`) for j in [lo, hi), to s[j].
 
+    `scale` is 1/N when the statistics are exact window sums (integer input,
+    uniform window), else 1.0 (x * 1.0 == x, so that costs no bits).
     When t1 is not NULL, also the three terms of Avanaki's gradient that
     scikit-image filters afterwards: A1/D, -S/B2, (ux(A2-A1) - uy(B2-B1)S)/D.
     Two loops, so that the common one has no branch and vectorises.
     """
     cdef Py_ssize_t j
-    cdef double a1, a2, b1, b2, d, v
+    cdef double a1, a2, b1, b2, d, v, mx, my
     if t1 == NULL:
         for j in range(lo, hi):
-            s[j] = _ssim_terms(ux[j], uy[j], uxxyy[j], uxy[j], c1, c2, cov_norm,
-                               &a1, &a2, &b1, &b2)
+            s[j] = _ssim_terms(ux[j] * scale, uy[j] * scale, uxxyy[j] * scale,
+                               uxy[j] * scale, c1, c2, cov_norm, &a1, &a2, &b1, &b2)
         return
     for j in range(lo, hi):
-        v = _ssim_terms(ux[j], uy[j], uxxyy[j], uxy[j], c1, c2, cov_norm, &a1, &a2, &b1, &b2)
+        mx = ux[j] * scale
+        my = uy[j] * scale
+        v = _ssim_terms(mx, my, uxxyy[j] * scale, uxy[j] * scale, c1, c2, cov_norm,
+                        &a1, &a2, &b1, &b2)
         d = b1 * b2
         s[j] = v
         t1[j] = a1 / d
         t2[j] = -v / b2
-        t3[j] = (ux[j] * (a2 - a1) - uy[j] * (b2 - b1) * v) / d
+        t3[j] = (mx * (a2 - a1) - my * (b2 - b1) * v) / d
 
 
 cdef inline double _sum(const double* s, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
@@ -319,7 +358,7 @@ cdef inline double _sum(const double* s, Py_ssize_t lo, Py_ssize_t hi) noexcept 
 cdef inline void _finish_row(double* v, Py_ssize_t vstride, Py_ssize_t W,
                              const double* taps, Py_ssize_t ntaps,
                              double* h, double* srow, Py_ssize_t lo, Py_ssize_t hi,
-                             double c1, double c2, double cov_norm,
+                             double scale, double c1, double c2, double cov_norm,
                              double* t1, double* t2, double* t3) noexcept nogil:
     """Last axis of columns [lo, hi) of one row: pad and filter the four
     statistics filtered along the other axes (v + s*vstride, each with room for
@@ -329,7 +368,7 @@ cdef inline void _finish_row(double* v, Py_ssize_t vstride, Py_ssize_t W,
     for s in range(4):
         _pad_reflect(v + s * vstride, W, r, lo < r, hi + r > W)
         _correlate(v + s * vstride, taps, ntaps, h + s * W, lo, hi)
-    _ssim_row(h, h + W, h + 2 * W, h + 3 * W, lo, hi, c1, c2, cov_norm,
+    _ssim_row(h, h + W, h + 2 * W, h + 3 * W, scale, lo, hi, c1, c2, cov_norm,
               srow, t1, t2, t3)
 
 
@@ -350,34 +389,61 @@ cdef void _ssim_row_2d(const char* xb, const char* yb, Py_ssize_t xs0, Py_ssize_
                        const double* taps0, Py_ssize_t n0,
                        const double* taps1, Py_ssize_t n1,
                        double* v, Py_ssize_t vstride, double* h, double* srow,
-                       Py_ssize_t lo, Py_ssize_t hi, double c1, double c2, double cov_norm,
-                       double* t1, double* t2, double* t3) noexcept nogil:
+                       Py_ssize_t lo, Py_ssize_t hi, double scale,
+                       double c1, double c2, double cov_norm,
+                       double* t1, double* t2, double* t3, bint running, bint slide) noexcept nogil:
     """SSIM of output row i into srow[lo:hi]: the window's input rows along
-    axis 0, then _finish_row along axis 1."""
-    cdef Py_ssize_t j0 = lo, j1, r1 = n1 // 2
+    axis 0, then _finish_row along axis 1.
+
+    running: v keeps exact window sums from row to row; with slide, v holds
+    those of row i - 1 and moves down one row, else they are summed afresh.
+    """
+    cdef Py_ssize_t j0 = lo, j1, r0 = n0 // 2, r1 = n1 // 2
+    cdef Py_ssize_t c0 = max(0, lo - r1), c1_ = min(W, hi + r1)
     # Strips of STRIP columns keep the working set in the L1 cache. A strip
     # computes exactly what the whole row would, plus r1 columns of overlap.
     cdef Py_ssize_t strip = STRIP if W > STRIP + 2 * r1 else W
+    cdef const pixel_t* xn
+    cdef const pixel_t* yn
+    cdef const pixel_t* xo
+    cdef const pixel_t* yo
+    if running:
+        if slide:
+            _rows_at(xb, xs0, xs1, yb, ys0, ys1, _reflect(i - r0 - 1, H), n0, 0,
+                     xscratch, yscratch, tags, W, c0, c1_ - c0, &xo, &yo)
+            _rows_at(xb, xs0, xs1, yb, ys0, ys1, _reflect(i + r0, H), n0, 1,
+                     xscratch, yscratch, tags, W, c0, c1_ - c0, &xn, &yn)
+            _slide_products(xn, yn, xo, yo, v + c0, v + vstride + c0,
+                            v + 2 * vstride + c0, v + 3 * vstride + c0, c1_ - c0)
+        else:
+            _window_products(xb, xs0, xs1, yb, ys0, ys1, H, i, taps0, n0,
+                             xscratch, yscratch, tags, v, vstride, W, c0, c1_)
     while j0 < hi:
         j1 = min(hi, j0 + strip)
-        _window_products(xb, xs0, xs1, yb, ys0, ys1, H, i, taps0, n0,
-                         xscratch, yscratch, tags, v, vstride, W,
-                         max(0, j0 - r1), min(W, j1 + r1))
-        _finish_row(v, vstride, W, taps1, n1, h, srow, j0, j1, c1, c2, cov_norm, t1, t2, t3)
+        if not running:
+            _window_products(xb, xs0, xs1, yb, ys0, ys1, H, i, taps0, n0,
+                             xscratch, yscratch, tags, v, vstride, W,
+                             max(0, j0 - r1), min(W, j1 + r1))
+        _finish_row(v, vstride, W, taps1, n1, h, srow, j0, j1, scale, c1, c2, cov_norm,
+                    t1, t2, t3)
         j0 = j1
 
 
 def ssim_2d(const pixel_t[:, :] x, const pixel_t[:, :] y,
             const double[::1] taps0, const double[::1] taps1,
             Py_ssize_t crop0, Py_ssize_t crop1,
-            double c1, double c2, double cov_norm,
-            double[:, :] smap, double[:, :, ::1] tmaps, int n_threads):
+            double scale, double c1, double c2, double cov_norm,
+            double[:, :] smap, double[:, :, ::1] tmaps, int n_threads, bint running):
     """Sum of the SSIM map of a 2-D image pair over its interior.
 
     x, y        IN   images of one shape (H, W), any strides
     taps0/1     IN   filter taps along axis 0 / 1, odd length, centred
     crop0/1     IN   border left out of the sum on axis 0 / 1
+    scale       IN   factor from filtered sums to statistics (1/N or 1.0)
     c1, c2, cov_norm  IN  SSIM constants
+    running     IN   taps0 are all 1 and every window sum is an exact integer:
+                     slide the column sums from row to row (same bits as
+                     summing afresh, at the cost of 2 rows instead of len(taps0))
     smap        OUT  the SSIM map (H, W), any strides; shape (0, 0) if not wanted
     tmaps       OUT  gradient terms (3, H, W); shape (0, 0, 0) if not wanted
     n_threads   IN   OpenMP threads (>= 1)
@@ -398,11 +464,12 @@ def ssim_2d(const pixel_t[:, :] x, const pixel_t[:, :] y,
     # and a cache of max(n0, 4) rows of each image for strided input (a pixel is
     # at most one double), tagged with the input row it holds.
     cdef Py_ssize_t vstride = _round_up(W + 2 * r1)
-    cdef Py_ssize_t cache_rows = max(n0, 4)
+    cdef Py_ssize_t cache_rows = max(n0 + 1, 4)
     cdef Py_ssize_t per_thread = 4 * vstride + 5 * W + 2 * cache_rows * W + 16
     n_threads = max(1, min(n_threads, ihi - ilo))
     cdef double[:, ::1] work = np.empty((n_threads, per_thread), dtype=np.float64)
-    cdef Py_ssize_t[:, ::1] tags = np.full((n_threads, n0), -1, dtype=np.intp)
+    cdef Py_ssize_t[:, ::1] tags = np.full((n_threads, n0 + 1), -1, dtype=np.intp)
+    cdef Py_ssize_t[::1] last_row = np.full(n_threads, -2, dtype=np.intp)  # per thread
     cdef double[::1] rowsums = np.zeros(H, dtype=np.float64)
     cdef const char* xb = <const char*> &x[0, 0]
     cdef const char* yb = <const char*> &y[0, 0]
@@ -425,9 +492,11 @@ def ssim_2d(const pixel_t[:, :] x, const pixel_t[:, :] y,
                      <pixel_t*> (srow + W), <pixel_t*> (srow + W + cache_rows * W),
                      &tags[tid, 0], &taps0[0], n0, &taps1[0], n1,
                      base + r1, vstride, base + 4 * vstride, srow, lo, hi,
-                     c1, c2, cov_norm,
+                     scale, c1, c2, cov_norm,
                      t1, t1 + H * W if want_grad else NULL,
-                     t1 + 2 * H * W if want_grad else NULL)
+                     t1 + 2 * H * W if want_grad else NULL,
+                     running, last_row[tid] == i - 1)
+        last_row[tid] = i
         if want_map:
             _store(srow, 0, W, sb + i * ss0, ss1)
         if crop0 <= i < H - crop0:
@@ -451,7 +520,7 @@ cdef void _ssim_plane_3d(const char* xb, const char* yb, const Py_ssize_t* xs,
                          double* zbuf, double* v, Py_ssize_t vstride, double* h, double* srow,
                          Py_ssize_t ilo, Py_ssize_t ihi, Py_ssize_t lo, Py_ssize_t hi,
                          Py_ssize_t crop1, Py_ssize_t crop2,
-                         double c1, double c2, double cov_norm,
+                         double scale, double c1, double c2, double cov_norm,
                          char* sb, const Py_ssize_t* ss, double* tplane, Py_ssize_t tstride,
                          double* rowsums) noexcept nogil:
     """Output plane z: filter along axis 0 into zbuf (four H x W planes), then
@@ -467,7 +536,7 @@ cdef void _ssim_plane_3d(const char* xb, const char* yb, const Py_ssize_t* xs,
             _window_rows(zbuf + s * HW, W, H, i, taps1, n1, v + s * vstride, W)
         if tplane != NULL:
             t1 = tplane + i * W
-        _finish_row(v, vstride, W, taps2, n2, h, srow, lo, hi, c1, c2, cov_norm,
+        _finish_row(v, vstride, W, taps2, n2, h, srow, lo, hi, scale, c1, c2, cov_norm,
                     t1, t1 + tstride if t1 != NULL else NULL,
                     t1 + 2 * tstride if t1 != NULL else NULL)
         if sb != NULL:
@@ -479,7 +548,7 @@ cdef void _ssim_plane_3d(const char* xb, const char* yb, const Py_ssize_t* xs,
 def ssim_3d(const pixel_t[:, :, :] x, const pixel_t[:, :, :] y,
             const double[::1] taps0, const double[::1] taps1, const double[::1] taps2,
             Py_ssize_t crop0, Py_ssize_t crop1, Py_ssize_t crop2,
-            double c1, double c2, double cov_norm,
+            double scale, double c1, double c2, double cov_norm,
             double[:, :, :] smap, double[:, :, :, ::1] tmaps, int n_threads):
     """Sum of the SSIM map of a 3-D image pair over its interior.
 
@@ -530,7 +599,7 @@ def ssim_3d(const pixel_t[:, :, :] x, const pixel_t[:, :, :] y,
                        <pixel_t*> (srow + W), <pixel_t*> (srow + 5 * W),
                        &taps0[0], n0, &taps1[0], n1, &taps2[0], n2,
                        base, base + zlen + r2, vstride, base + zlen + 4 * vstride, srow,
-                       ilo, ihi, lo, hi, crop1, crop2, c1, c2, cov_norm,
+                       ilo, ihi, lo, hi, crop1, crop2, scale, c1, c2, cov_norm,
                        sb, ss, &tmaps[0, z, 0, 0] if want_grad else NULL,
                        D * H * W, &rowsums[z, 0])
 
@@ -578,7 +647,7 @@ def filter_axis(const double[:, :, ::1] src, double[:, :, ::1] dst,
 
 
 def ssim_map_nd(const double[::1] ux, const double[::1] uy, const double[::1] uxxyy,
-                const double[::1] uxy, double c1, double c2, double cov_norm,
+                const double[::1] uxy, double scale, double c1, double c2, double cov_norm,
                 double[::1] smap, double[:, ::1] tmaps):
     """The SSIM formula over flat arrays of filtered statistics.
 
@@ -588,7 +657,7 @@ def ssim_map_nd(const double[::1] ux, const double[::1] uy, const double[::1] ux
     cdef Py_ssize_t n = ux.shape[0]
     cdef bint want_grad = tmaps.shape[0] > 0
     with nogil:
-        _ssim_row(&ux[0], &uy[0], &uxxyy[0], &uxy[0], 0, n, c1, c2, cov_norm, &smap[0],
+        _ssim_row(&ux[0], &uy[0], &uxxyy[0], &uxy[0], scale, 0, n, c1, c2, cov_norm, &smap[0],
                   &tmaps[0, 0] if want_grad else NULL,
                   &tmaps[1, 0] if want_grad else NULL,
                   &tmaps[2, 0] if want_grad else NULL)
