@@ -234,6 +234,25 @@ class _Params:
 
 
 _IDENTITY = np.ones(1, dtype=np.float64)
+_IDENTITY.flags.writeable = False
+_MIN_PIXELS_PER_THREAD = 1 << 14
+# "Not wanted" outputs for the kernels, by number of dimensions (shape 0 on every axis).
+_NONE = {ndim: np.empty((0,) * ndim) for ndim in range(1, 34)}
+
+
+@functools.lru_cache(maxsize=64)
+def _unit_taps(n):
+    """n taps of 1.0 (read-only, shared between calls)."""
+    taps = np.ones(n, dtype=np.float64)
+    taps.flags.writeable = False
+    return taps
+
+
+@functools.lru_cache(maxsize=64)
+def _uniform_taps(win_size):
+    taps = np.full(win_size, 1.0 / win_size)
+    taps.flags.writeable = False
+    return taps
 
 
 def _ssim_single(x, y, p, S, G):
@@ -250,16 +269,18 @@ def _ssim_single(x, y, p, S, G):
         crops = [p.crop] * spatial
     # Exact mode filters with unit taps (window sums, exact integers) and scales
     # by 1/N once; otherwise the normalised taps, as scipy.ndimage does.
-    stat_taps = [np.ones_like(t) for t in taps] if p.exact else taps
+    stat_taps = [_unit_taps(t.shape[0]) for t in taps] if p.exact else taps
     scale = 1.0 / math.prod(t.shape[0] for t in taps) if p.exact else 1.0
     shape = x.shape
     ndim = len(shape)
-    tmaps = np.empty((3,) + shape) if G is not None else np.empty((0,) * (ndim + 1))
-    smap = S if S is not None else np.empty((0,) * ndim)
+    tmaps = np.empty((3,) + shape) if G is not None else _NONE[ndim + 1]
+    smap = S if S is not None else _NONE[ndim]
 
+    # Below this size, starting threads costs more than it saves (same result).
+    n_threads = p.n_threads if x.size >= _MIN_PIXELS_PER_THREAD else 1
     if ndim == 2:
         total = kernels.ssim_2d(x, y, stat_taps[0], stat_taps[1], crops[0], crops[1],
-                                scale, p.c1, p.c2, p.cov_norm, smap, tmaps, p.n_threads,
+                                scale, p.c1, p.c2, p.cov_norm, smap, tmaps, n_threads,
                                 p.exact)
     elif ndim == 3:
         total = kernels.ssim_3d(x, y, *stat_taps, *crops,
@@ -283,7 +304,7 @@ def _ssim_nd(x, y, taps, scale, crops, p, S, tmaps):
     for s in range(4):
         stats[s], tmp = _filter_nd(stats[s], taps, p.n_threads, tmp)
     smap = np.empty(x.size)
-    flat_t = tmaps.reshape(3, -1) if tmaps.shape[0] else np.empty((0, 0))
+    flat_t = tmaps.reshape(3, -1) if tmaps.shape[0] else _NONE[2]
     kernels.ssim_map_nd(*(s.ravel() for s in stats), scale, p.c1, p.c2, p.cov_norm,
                         smap, flat_t)
     smap = smap.reshape(x.shape)
@@ -398,6 +419,8 @@ def _normalize_axis(axis, ndim):
 def _real(value, name):
     """`value` as a float, for checks; TypeError unless it is a real number
     (a Python or NumPy scalar, or a 0-d array of one)."""
+    if type(value) is float or type(value) is int:  # the common case, checked first
+        return float(value)
     scalar = value.item() if isinstance(value, np.ndarray) and value.ndim == 0 else value
     if isinstance(scalar, (bool, np.bool_)) or not isinstance(scalar, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {value!r}")
@@ -418,15 +441,11 @@ def _non_negative(value, name):
 def _window(win_size, gaussian_weights, sigma, spatial):
     """(win_size, 1-D taps) as scikit-image: uniform win_size, or Gaussian of sigma."""
     if gaussian_weights:
-        # scikit-image's and scipy.ndimage's expressions, with the caller's sigma.
-        radius = int(_TRUNCATE * sigma + 0.5)
-        if float(sigma) > 1e-15:  # scipy.ndimage skips the filter below this
-            x = np.arange(-radius, radius + 1)
-            sigma2 = sigma * sigma
-            taps = np.exp(-0.5 / sigma2 * x**2)
-            taps = taps / taps.sum()
-        else:
-            taps = _IDENTITY
+        radius = int(_TRUNCATE * sigma + 0.5)  # as scipy.ndimage
+        if type(sigma) is float:
+            taps = _gaussian_taps(sigma, radius)
+        else:  # a NumPy scalar: keep its arithmetic (float32 rounds), don't cache
+            taps = _gaussian_taps.__wrapped__(sigma, radius)
     if win_size is None:
         win_size = 2 * radius + 1 if gaussian_weights else 7
     elif isinstance(win_size, (bool, np.bool_)) or not isinstance(win_size, numbers.Integral):
@@ -446,8 +465,27 @@ def _window(win_size, gaussian_weights, sigma, spatial):
     if win_size % 2 != 1:
         raise ValueError(f"Window size must be odd; got win_size={win_size}.")
     if not gaussian_weights:
-        taps = np.full(win_size, 1.0 / win_size)
-    return win_size, np.ascontiguousarray(taps, dtype=np.float64)
+        return win_size, _uniform_taps(win_size)
+    return win_size, taps
+
+
+@functools.lru_cache(maxsize=64)
+def _gaussian_taps(sigma, radius):
+    """scikit-image's and scipy.ndimage's expressions, with the caller's sigma."""
+    if float(sigma) <= 1e-15:  # scipy.ndimage skips the filter below this
+        return _IDENTITY
+    x = np.arange(-radius, radius + 1)
+    sigma2 = sigma * sigma
+    taps = np.exp(-0.5 / sigma2 * x**2)
+    taps = np.ascontiguousarray(taps / taps.sum(), dtype=np.float64)
+    taps.flags.writeable = False
+    return taps
+
+
+@functools.lru_cache(maxsize=64)
+def _integer_limits(dtype):
+    info = np.iinfo(dtype)
+    return int(info.min), int(info.max)
 
 
 def _data_range(data_range, dtype1, dtype2):
@@ -472,8 +510,8 @@ def _data_range(data_range, dtype1, dtype2):
         )
     if dtype1.kind == "b":
         return 1
-    info = np.iinfo(dtype1)
-    data_range = int(info.max) - int(info.min)
+    lowest, highest = _integer_limits(dtype1)
+    data_range = highest - lowest
     if dtype1 != np.uint8:
         warnings.warn(
             "Setting data_range based on im1.dtype. "
@@ -487,10 +525,10 @@ def _data_range(data_range, dtype1, dtype2):
 def _sums_are_exact(dtype, n_window):
     """True if every window sum of x, y, x*x + y*y and x*y is an integer below
     2**53 for this kernel dtype, so that double arithmetic computes it exactly."""
-    if dtype not in (np.uint8, np.uint16, np.int16):
+    if dtype.char not in "BHh":  # uint8, uint16, int16
         return False
-    info = np.iinfo(dtype)
-    largest = max(abs(int(info.min)), int(info.max))
+    lowest, highest = _integer_limits(dtype)
+    largest = max(-lowest, highest)
     return n_window * 2 * largest * largest < 2**53
 
 

@@ -468,9 +468,11 @@ def ssim_2d(const pixel_t[:, :] x, const pixel_t[:, :] y,
     cdef Py_ssize_t per_thread = 4 * vstride + 5 * W + 2 * cache_rows * W + 16
     n_threads = max(1, min(n_threads, ihi - ilo))
     cdef double[:, ::1] work = np.empty((n_threads, per_thread), dtype=np.float64)
-    cdef Py_ssize_t[:, ::1] tags = np.full((n_threads, n0 + 1), -1, dtype=np.intp)
-    cdef Py_ssize_t[::1] last_row = np.full(n_threads, -2, dtype=np.intp)  # per thread
-    cdef double[::1] rowsums = np.zeros(H, dtype=np.float64)
+    cdef Py_ssize_t[:, ::1] tags = np.empty((n_threads, n0 + 1), dtype=np.intp)
+    cdef Py_ssize_t[::1] last_row = np.empty(n_threads, dtype=np.intp)  # per thread
+    cdef double[::1] rowsums = np.empty(H, dtype=np.float64)
+    tags[:, :] = -1  # empty cache slots
+    last_row[:] = -2  # no row yet
     cdef const char* xb = <const char*> &x[0, 0]
     cdef const char* yb = <const char*> &y[0, 0]
     cdef Py_ssize_t xs0 = x.strides[0], xs1 = x.strides[1]
