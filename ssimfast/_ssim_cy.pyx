@@ -121,6 +121,33 @@ cdef inline void _add_products4(const pixel_t** x, const pixel_t** y, const doub
         s3[j] = (((s3[j] + w0 * (a0 * b0)) + w1 * (a1 * b1)) + w2 * (a2 * b2)) + w3 * (a3 * b3)
 
 
+cdef inline void _add_products3(const pixel_t** x, const pixel_t** y, const double* w,
+                                double_rp s0, double_rp s1, double_rp s2, double_rp s3,
+                                Py_ssize_t n) noexcept nogil:
+    """_add_products4 for three row pairs (the tail of 7- and 11-tap windows)."""
+    cdef Py_ssize_t j
+    cdef double a0, a1, a2, b0, b1, b2
+    cdef double w0 = w[0], w1 = w[1], w2 = w[2]
+    cdef const pixel_t* x0 = x[0]
+    cdef const pixel_t* x1 = x[1]
+    cdef const pixel_t* x2 = x[2]
+    cdef const pixel_t* y0 = y[0]
+    cdef const pixel_t* y1 = y[1]
+    cdef const pixel_t* y2 = y[2]
+    for j in range(n):
+        a0 = <double> x0[j]
+        a1 = <double> x1[j]
+        a2 = <double> x2[j]
+        b0 = <double> y0[j]
+        b1 = <double> y1[j]
+        b2 = <double> y2[j]
+        s0[j] = ((s0[j] + w0 * a0) + w1 * a1) + w2 * a2
+        s1[j] = ((s1[j] + w0 * b0) + w1 * b1) + w2 * b2
+        s2[j] = (((s2[j] + w0 * (a0 * a0 + b0 * b0)) + w1 * (a1 * a1 + b1 * b1))
+                 + w2 * (a2 * a2 + b2 * b2))
+        s3[j] = ((s3[j] + w0 * (a0 * b0)) + w1 * (a1 * b1)) + w2 * (a2 * b2)
+
+
 cdef inline void _add_scaled(const double* src, double w, double_rp dst,
                              Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t j
@@ -212,20 +239,24 @@ cdef void _window_products(const char* xb, Py_ssize_t xstep, Py_ssize_t xcol,
     share a slot; cached rows are copied whole, so later column ranges find them.
     Without tags, 4 slots are refilled with the columns needed on every call.
     """
-    cdef Py_ssize_t k = 0, t, r, h = ntaps // 2, m = c1 - c0
+    cdef Py_ssize_t k = 0, g, t, r, h = ntaps // 2, m = c1 - c0
     cdef const pixel_t* xr[4]
     cdef const pixel_t* yr[4]
     v = v + c0
     for t in range(4):
         memset(v + t * vstride, 0, m * sizeof(double))
     while k < ntaps:
-        for t in range(4 if k + 4 <= ntaps else 1):
+        g = 4 if k + 4 <= ntaps else (3 if k + 3 == ntaps else 1)  # taps in this pass
+        for t in range(g):
             r = _reflect(centre + k + t - h, n)
             _rows_at(xb, xstep, xcol, yb, ystep, ycol, r, ntaps, t, xscratch, yscratch, tags,
                      W, c0, m, &xr[t], &yr[t])
-        if k + 4 <= ntaps:
+        if g == 4:
             _add_products4(xr, yr, taps + k, v, v + vstride, v + 2 * vstride, v + 3 * vstride, m)
             k += 4
+        elif g == 3:
+            _add_products3(xr, yr, taps + k, v, v + vstride, v + 2 * vstride, v + 3 * vstride, m)
+            k += 3
         else:
             _add_products(xr[0], yr[0], taps[k], v, v + vstride, v + 2 * vstride,
                           v + 3 * vstride, m)
@@ -283,6 +314,14 @@ cdef inline void _correlate(const double* src, const double* taps, Py_ssize_t nt
         for j in range(lo, hi):
             dst[j] = (((dst[j] + w0 * s[j]) + w1 * s[j + 1]) + w2 * s[j + 2]) + w3 * s[j + 3]
         k += 4
+    if k + 3 == ntaps:
+        s = src + k - ntaps // 2
+        w0 = taps[k]
+        w1 = taps[k + 1]
+        w2 = taps[k + 2]
+        for j in range(lo, hi):
+            dst[j] = ((dst[j] + w0 * s[j]) + w1 * s[j + 1]) + w2 * s[j + 2]
+        k += 3
     while k < ntaps:
         s = src + k - ntaps // 2
         w0 = taps[k]
