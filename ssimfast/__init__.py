@@ -1,9 +1,10 @@
 """ssimfast: a fast, exact, compiled drop-in for skimage.metrics.structural_similarity."""
 from ssimfast._extension import kernels as _kernels  # fails loudly if not built
 from ssimfast._config import show_config
+from ssimfast._bench import bench
 from ssimfast._ssim import structural_similarity
 from ssimfast._version import __version__
 
 ssim = structural_similarity
 
-__all__ = ["structural_similarity", "ssim", "show_config", "__version__"]
+__all__ = ["structural_similarity", "ssim", "show_config", "bench", "__version__"]

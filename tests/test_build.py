@@ -57,3 +57,23 @@ def test_show_config_matches_the_build(capsys):
     assert ("built with OpenMP: yes" in out) == kernels.openmp_enabled()
     assert ("-march=native): yes" in out) == kernels.native_build()
     assert f"default threads (workers=None): {max(1, kernels.max_threads())}" in out
+
+
+def test_bench_prints_and_returns_speedups():
+    import io
+    out = io.StringIO()
+    rows = ssimfast.bench(sizes=((40, 48),), repeat=1, file=out)
+    text = out.getvalue()
+    assert "speed = scikit-image time / ssimfast time" in text
+    assert [r["window"] for r in rows] == ["uniform 7x7", "gaussian 1.5"]
+    for r in rows:
+        assert r["size"] == (40, 48)
+        assert r["speedup"] == r["skimage_s"] / r["ssimfast_s"] > 0
+        assert f"{r['speedup']:.1f}x" in text
+
+
+def test_python_m_ssimfast_bench_runs():
+    proc = subprocess.run([sys.executable, "-W", "error::RuntimeWarning", "-m", "ssimfast.bench",
+                           "--quick", "--repeat", "1"], capture_output=True, text=True, check=True,
+                          cwd=Path(ssimfast.__file__).parent.parent)
+    assert "512x512" in proc.stdout and "gaussian 1.5" in proc.stdout
