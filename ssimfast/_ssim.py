@@ -284,7 +284,8 @@ def _ssim_single(x, y, p, S, G):
                                 p.exact)
     elif ndim == 3:
         total = kernels.ssim_3d(x, y, *stat_taps, *crops,
-                                scale, p.c1, p.c2, p.cov_norm, smap, tmaps, p.n_threads)
+                                scale, p.c1, p.c2, p.cov_norm, smap, tmaps, n_threads,
+                                p.exact)
     else:
         total = _ssim_nd(x, y, stat_taps, scale, crops, p, S, tmaps)
 

@@ -263,6 +263,18 @@ cdef void _window_products(const char* xb, Py_ssize_t xstep, Py_ssize_t xcol,
             k += 1
 
 
+cdef inline void _add_scaled3(const double** src, const double* w, double_rp dst,
+                              Py_ssize_t n) noexcept nogil:
+    """_add_scaled4 for three rows (the tail of 7- and 11-tap windows)."""
+    cdef Py_ssize_t j
+    cdef double w0 = w[0], w1 = w[1], w2 = w[2]
+    cdef const double* r0 = src[0]
+    cdef const double* r1 = src[1]
+    cdef const double* r2 = src[2]
+    for j in range(n):
+        dst[j] = ((dst[j] + w0 * r0[j]) + w1 * r1[j]) + w2 * r2[j]
+
+
 cdef void _window_rows(const double* src, Py_ssize_t step, Py_ssize_t n, Py_ssize_t centre,
                        const double* taps, Py_ssize_t ntaps, double_rp dst,
                        Py_ssize_t W) noexcept nogil:
@@ -275,6 +287,11 @@ cdef void _window_rows(const double* src, Py_ssize_t step, Py_ssize_t n, Py_ssiz
             rows[t] = src + _reflect(centre + k + t - h, n) * step
         _add_scaled4(rows, taps + k, dst, W)
         k += 4
+    if k + 3 == ntaps:
+        for t in range(3):
+            rows[t] = src + _reflect(centre + k + t - h, n) * step
+        _add_scaled3(rows, taps + k, dst, W)
+        k += 3
     while k < ntaps:
         _add_scaled(src + _reflect(centre + k - h, n) * step, taps[k], dst, W)
         k += 1
@@ -563,15 +580,31 @@ cdef void _ssim_plane_3d(const char* xb, const char* yb, const Py_ssize_t* xs,
                          Py_ssize_t crop1, Py_ssize_t crop2,
                          double scale, double c1, double c2, double cov_norm,
                          char* sb, const Py_ssize_t* ss, double* tplane, Py_ssize_t tstride,
-                         double* rowsums) noexcept nogil:
+                         double* rowsums, bint slide) noexcept nogil:
     """Output plane z: filter along axis 0 into zbuf (four H x W planes), then
-    each output row i in [ilo, ihi) along axis 1 and 2."""
+    each output row i in [ilo, ihi) along axis 1 and 2.
+
+    slide: zbuf holds the exact window sums of plane z - 1 (see ssim_3d's
+    `running`) and moves one plane along axis 0 instead of summing afresh."""
     cdef Py_ssize_t D = shape[0], H = shape[1], W = shape[2], HW = H * W
-    cdef Py_ssize_t i, s
+    cdef Py_ssize_t i, s, r0 = n0 // 2
+    cdef Py_ssize_t p_old = _reflect(z - r0 - 1, D), p_new = _reflect(z + r0, D)
     cdef double* t1 = NULL
+    cdef const pixel_t* xn
+    cdef const pixel_t* yn
+    cdef const pixel_t* xo
+    cdef const pixel_t* yo
     for i in range(H):
-        _window_products(xb + i * xs[1], xs[0], xs[2], yb + i * ys[1], ys[0], ys[2],
-                         D, z, taps0, n0, xscratch, yscratch, NULL, zbuf + i * W, HW, W, 0, W)
+        if slide:
+            _rows_at(xb + i * xs[1], xs[0], xs[2], yb + i * ys[1], ys[0], ys[2], p_old, n0, 0,
+                     xscratch, yscratch, NULL, W, 0, W, &xo, &yo)
+            _rows_at(xb + i * xs[1], xs[0], xs[2], yb + i * ys[1], ys[0], ys[2], p_new, n0, 1,
+                     xscratch, yscratch, NULL, W, 0, W, &xn, &yn)
+            _slide_products(xn, yn, xo, yo, zbuf + i * W, zbuf + HW + i * W,
+                            zbuf + 2 * HW + i * W, zbuf + 3 * HW + i * W, W)
+        else:
+            _window_products(xb + i * xs[1], xs[0], xs[2], yb + i * ys[1], ys[0], ys[2],
+                             D, z, taps0, n0, xscratch, yscratch, NULL, zbuf + i * W, HW, W, 0, W)
     for i in range(ilo, ihi):
         for s in range(4):
             _window_rows(zbuf + s * HW, W, H, i, taps1, n1, v + s * vstride, W)
@@ -590,11 +623,12 @@ def ssim_3d(const pixel_t[:, :, :] x, const pixel_t[:, :, :] y,
             const double[::1] taps0, const double[::1] taps1, const double[::1] taps2,
             Py_ssize_t crop0, Py_ssize_t crop1, Py_ssize_t crop2,
             double scale, double c1, double c2, double cov_norm,
-            double[:, :, :] smap, double[:, :, :, ::1] tmaps, int n_threads):
+            double[:, :, :] smap, double[:, :, :, ::1] tmaps, int n_threads, bint running):
     """Sum of the SSIM map of a 3-D image pair over its interior.
 
     As ssim_2d, with one more axis: tmaps is (3, D, H, W). Each thread holds four
-    H x W planes of statistics filtered along axis 0.
+    H x W planes of statistics filtered along axis 0; with `running` (exact
+    window sums) they slide from plane to plane.
     """
     cdef Py_ssize_t D = x.shape[0], H = x.shape[1], W = x.shape[2]
     cdef Py_ssize_t n0 = taps0.shape[0], n1 = taps1.shape[0], n2 = taps2.shape[0]
@@ -614,6 +648,8 @@ def ssim_3d(const pixel_t[:, :, :] x, const pixel_t[:, :, :] y,
     n_threads = max(1, min(n_threads, zhi - zlo))
     cdef double[:, ::1] work = np.empty((n_threads, per_thread), dtype=np.float64)
     cdef double[:, ::1] rowsums = np.zeros((D, H), dtype=np.float64)
+    cdef Py_ssize_t[::1] last_plane = np.empty(n_threads, dtype=np.intp)  # per thread
+    last_plane[:] = -2  # no plane yet
     cdef Py_ssize_t shape[3]
     cdef Py_ssize_t xs[3]
     cdef Py_ssize_t ys[3]
@@ -642,7 +678,8 @@ def ssim_3d(const pixel_t[:, :, :] x, const pixel_t[:, :, :] y,
                        base, base + zlen + r2, vstride, base + zlen + 4 * vstride, srow,
                        ilo, ihi, lo, hi, crop1, crop2, scale, c1, c2, cov_norm,
                        sb, ss, &tmaps[0, z, 0, 0] if want_grad else NULL,
-                       D * H * W, &rowsums[z, 0])
+                       D * H * W, &rowsums[z, 0], running and last_plane[tid] == z - 1)
+        last_plane[tid] = z
 
     for z in range(crop0, D - crop0):
         for i in range(crop1, H - crop1):
