@@ -47,7 +47,7 @@ def opencv_recipe():
 
 def batched(f, n):
     """f called n times: small images are timed n calls at a time, reported per call."""
-    return lambda: [f() for _ in range(n)]
+    return lambda: [f() for _ in range(n)][-1]
 
 
 def rows(big):
