@@ -1,5 +1,5 @@
 """ssimfast: a fast, exact, compiled drop-in for skimage.metrics.structural_similarity."""
-from ssimfast._extension import kernels as _kernels  # fails loudly if not built
+from ssimfast._extension import kernels as _kernels  # noqa: F401  (fails loudly if not built)
 from ssimfast._config import show_config
 from ssimfast._bench import bench
 from ssimfast._ssim import structural_similarity

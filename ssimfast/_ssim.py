@@ -237,7 +237,7 @@ _IDENTITY = np.ones(1, dtype=np.float64)
 _IDENTITY.flags.writeable = False
 _MIN_PIXELS_PER_THREAD = 1 << 14
 # "Not wanted" outputs for the kernels, by number of dimensions (shape 0 on every axis).
-_NONE = {ndim: np.empty((0,) * ndim) for ndim in range(1, 34)}
+_NONE = {ndim: np.empty((0,) * ndim) for ndim in range(1, 65)}  # NumPy allows 64 axes
 
 
 @functools.lru_cache(maxsize=64)
@@ -273,7 +273,8 @@ def _ssim_single(x, y, p, S, G):
     scale = 1.0 / math.prod(t.shape[0] for t in taps) if p.exact else 1.0
     shape = x.shape
     ndim = len(shape)
-    tmaps = np.empty((3,) + shape) if G is not None else _NONE[ndim + 1]
+    # (The N-D path only checks tmaps.shape[0], so any rank will do past 63 axes.)
+    tmaps = np.empty((3,) + shape) if G is not None else _NONE.get(ndim + 1, _NONE[1])
     smap = S if S is not None else _NONE[ndim]
 
     # Below this size, starting threads costs more than it saves (same result).

@@ -559,3 +559,15 @@ def test_pil_inputs(mode):
     fast = structural_similarity(ia, ib, full=True, **kw)
     ref = ski_ssim(np.asarray(ia), np.asarray(ib), full=True, **kw)
     assert_matches(fast, ref, im1_dtype=np.asarray(ia).dtype, full=True, where=f"PIL {mode}")
+
+
+@pytest.mark.parametrize("ndim", [33, 40, 64])
+def test_many_axes_of_length_one(ndim):
+    """NumPy allows 64 axes; with a 1-pixel window every rank is a valid input."""
+    a = np.ones((1,) * ndim)
+    b = a * 0.5
+    opts = dict(win_size=1, use_sample_covariance=False, data_range=1.0)
+    fast = structural_similarity(a, b, full=True, **opts)
+    ref = ski_ssim(a, b, full=True, **opts)
+    assert fast[0] == pytest.approx(ref[0], abs=1e-12)
+    assert fast[1].shape == a.shape and np.allclose(fast[1], ref[1], rtol=0, atol=1e-12)
