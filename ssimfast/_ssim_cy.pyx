@@ -168,6 +168,18 @@ cdef inline void _add_scaled4(const double** src, const double* w, double_rp dst
         dst[j] = (((dst[j] + w0 * r0[j]) + w1 * r1[j]) + w2 * r2[j]) + w3 * r3[j]
 
 
+cdef inline void _add_scaled3(const double** src, const double* w, double_rp dst,
+                              Py_ssize_t n) noexcept nogil:
+    """_add_scaled4 for three rows (the tail of 7- and 11-tap windows)."""
+    cdef Py_ssize_t j
+    cdef double w0 = w[0], w1 = w[1], w2 = w[2]
+    cdef const double* r0 = src[0]
+    cdef const double* r1 = src[1]
+    cdef const double* r2 = src[2]
+    for j in range(n):
+        dst[j] = ((dst[j] + w0 * r0[j]) + w1 * r1[j]) + w2 * r2[j]
+
+
 cdef inline void _rows_at(const char* xb, Py_ssize_t xstep, Py_ssize_t xcol,
                           const char* yb, Py_ssize_t ystep, Py_ssize_t ycol,
                           Py_ssize_t r, Py_ssize_t ntaps, Py_ssize_t t,
@@ -263,18 +275,6 @@ cdef void _window_products(const char* xb, Py_ssize_t xstep, Py_ssize_t xcol,
             k += 1
 
 
-cdef inline void _add_scaled3(const double** src, const double* w, double_rp dst,
-                              Py_ssize_t n) noexcept nogil:
-    """_add_scaled4 for three rows (the tail of 7- and 11-tap windows)."""
-    cdef Py_ssize_t j
-    cdef double w0 = w[0], w1 = w[1], w2 = w[2]
-    cdef const double* r0 = src[0]
-    cdef const double* r1 = src[1]
-    cdef const double* r2 = src[2]
-    for j in range(n):
-        dst[j] = ((dst[j] + w0 * r0[j]) + w1 * r1[j]) + w2 * r2[j]
-
-
 cdef void _window_rows(const double* src, Py_ssize_t step, Py_ssize_t n, Py_ssize_t centre,
                        const double* taps, Py_ssize_t ntaps, double_rp dst,
                        Py_ssize_t W) noexcept nogil:
@@ -314,36 +314,26 @@ cdef inline void _correlate(const double* src, const double* taps, Py_ssize_t nt
     """dst[j] = sum_k taps[k] * src[j + k - r] for j in [lo, hi), r = ntaps // 2.
 
     `src` must be readable r elements beyond [lo, hi) on each side (padded).
-    The sum starts from 0 and adds taps in order, like _add_scaled over rows;
-    four taps per pass keep dst in a register without changing that order.
+    Tap k reads src shifted by k - r, so this is _window_rows over shifted
+    pointers: the same helpers, the same order of additions.
     """
-    cdef Py_ssize_t j, k = 0
-    cdef const double* s
-    cdef double w0, w1, w2, w3
-    for j in range(lo, hi):
-        dst[j] = 0.0
+    cdef Py_ssize_t k = 0, t, n = hi - lo
+    cdef const double* s = src + lo - ntaps // 2
+    cdef const double* rows[4]
+    dst = dst + lo
+    memset(dst, 0, n * sizeof(double))
     while k + 4 <= ntaps:
-        s = src + k - ntaps // 2
-        w0 = taps[k]
-        w1 = taps[k + 1]
-        w2 = taps[k + 2]
-        w3 = taps[k + 3]
-        for j in range(lo, hi):
-            dst[j] = (((dst[j] + w0 * s[j]) + w1 * s[j + 1]) + w2 * s[j + 2]) + w3 * s[j + 3]
+        for t in range(4):
+            rows[t] = s + k + t
+        _add_scaled4(rows, taps + k, dst, n)
         k += 4
     if k + 3 == ntaps:
-        s = src + k - ntaps // 2
-        w0 = taps[k]
-        w1 = taps[k + 1]
-        w2 = taps[k + 2]
-        for j in range(lo, hi):
-            dst[j] = ((dst[j] + w0 * s[j]) + w1 * s[j + 1]) + w2 * s[j + 2]
+        for t in range(3):
+            rows[t] = s + k + t
+        _add_scaled3(rows, taps + k, dst, n)
         k += 3
     while k < ntaps:
-        s = src + k - ntaps // 2
-        w0 = taps[k]
-        for j in range(lo, hi):
-            dst[j] += w0 * s[j]
+        _add_scaled(s + k, taps[k], dst, n)
         k += 1
 
 
@@ -517,8 +507,8 @@ def ssim_2d(const pixel_t[:, :] x, const pixel_t[:, :] y,
     cdef Py_ssize_t lo = 0 if every_pixel else crop1
     cdef Py_ssize_t hi = W if every_pixel else W - crop1
     # Per-thread scratch: 4 padded vertical rows, 4 filtered rows, the SSIM row
-    # and a cache of max(n0, 4) rows of each image for strided input (a pixel is
-    # at most one double), tagged with the input row it holds.
+    # and a cache of max(n0 + 1, 4) rows of each image for strided input (a pixel
+    # is at most one double), tagged with the input row it holds.
     cdef Py_ssize_t vstride = _round_up(W + 2 * r1)
     cdef Py_ssize_t cache_rows = max(n0 + 1, 4)
     cdef Py_ssize_t per_thread = 4 * vstride + 5 * W + 2 * cache_rows * W + 16
