@@ -3,12 +3,15 @@
 Environment variables (all optional):
 
 SSIMFAST_PORTABLE=1   build for any CPU of the target architecture (no -march=native);
-                      use this for wheels that run on other machines.
+                      use this for wheels that run on other machines. On x86-64 the
+                      kernels are then compiled three times, for the baseline, AVX2
+                      and AVX-512, and ssimfast picks one at import (_extension.py).
 SSIMFAST_OPENMP=0     build without OpenMP (serial kernels);
 SSIMFAST_OPENMP=1     fail the build if the compiler has no working OpenMP.
                       Default: use OpenMP if a test program compiles, links and runs.
 """
 import os
+import platform
 import subprocess
 import sys
 import tempfile
@@ -30,6 +33,16 @@ OPENMP_PROBE = textwrap.dedent(
     }
     """
 )
+
+
+# The x86-64 variants of the kernels a portable build adds, and the instructions
+# each may use; _extension.py loads one only where the CPU reports all of them
+# (ssimfast_cpu_has_* in _openmp.pxd). AVX-512 is the x86-64-v4 set.
+X86_VARIANTS = {
+    "avx2": ["-mavx2", "-mfma"],
+    "avx512": ["-mavx2", "-mfma", "-mavx512f", "-mavx512cd", "-mavx512vl",
+               "-mavx512bw", "-mavx512dq"],
+}
 
 
 def _env_flag(name, default):
@@ -87,12 +100,25 @@ class BuildExt(build_ext):
         macros = []
 
         portable = _env_flag("SSIMFAST_PORTABLE", "0") == "1"
+        native = False
         if not portable and self.compiler.compiler_type != "msvc":
             if _compiles(self.compiler, "int main(void){return 0;}\n", ["-march=native"]) is not None:
                 compile_args.append("-march=native")
                 macros.append(("SSIMFAST_NATIVE", "1"))
+                native = True
             else:
                 print("ssimfast: the compiler rejects -march=native; building portable code")
+        # A native build already uses every instruction this CPU has; otherwise,
+        # on x86-64 with gcc or clang, add the variants the compiler can build.
+        variants = []
+        if (not native and self.compiler.compiler_type != "msvc"
+                and platform.machine().lower() in ("x86_64", "amd64")):
+            variants = [name for name, flags in X86_VARIANTS.items()
+                        if _compiles(self.compiler, "int main(void){return 0;}\n", flags) is not None]
+        self.extensions = [e for e in self.extensions
+                           if e.name == "ssimfast._ssim_cy" or e.name[len("ssimfast._ssim_"):] in variants]
+        print("ssimfast: building kernels for " + ("this CPU" if native else
+              ", ".join(["the baseline"] + variants)))
 
         want = _env_flag("SSIMFAST_OPENMP", "auto")
         if want != "0":
@@ -113,19 +139,27 @@ class BuildExt(build_ext):
                 ])
 
         for ext in self.extensions:
+            variant = ext.name[len("ssimfast._ssim_"):]
+            if variant in X86_VARIANTS:
+                ext.extra_compile_args = X86_VARIANTS[variant] + list(ext.extra_compile_args)
+                ext.define_macros = [("SSIMFAST_TARGET", f'"{variant}"')] + list(ext.define_macros)
             ext.extra_compile_args = compile_args + list(ext.extra_compile_args)
             ext.extra_link_args = link_args + list(ext.extra_link_args)
             ext.define_macros = macros + list(ext.define_macros)
         super().build_extensions()
 
 
+# The same kernels (_kernels.pxi) as several modules: the baseline, and the x86
+# variants (built only where BuildExt says so). -ffp-contract=off applies to all,
+# so they compute the same bits.
 extensions = [
     Extension(
-        "ssimfast._ssim_cy",
-        ["ssimfast/_ssim_cy.pyx"],
+        name,
+        [name.replace(".", "/") + ".pyx"],
         include_dirs=[np.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     )
+    for name in ["ssimfast._ssim_cy"] + [f"ssimfast._ssim_{v}" for v in X86_VARIANTS]
 ]
 
 setup(

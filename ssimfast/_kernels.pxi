@@ -1,0 +1,752 @@
+# The compiled SSIM kernels. _ssim_cy.pyx (the baseline build), _ssim_avx2.pyx
+# and _ssim_avx512.pyx (the same source compiled for those instruction sets, see
+# setup.py) include this file; ssimfast._extension picks one at import by what
+# the CPU supports.
+#
+# Every function here trusts its arguments: the Python layer (_ssim.py) checks
+# shapes, dtypes and options, computes the filter taps and allocates the outputs.
+# Kernels only do arithmetic, with the GIL released.
+#
+# The four windowed statistics are the filtered x, y, x*x + y*y and x*y: the SSIM
+# denominator needs only the sum of the two variances. Each axis is filtered in
+# turn (separable), in tap order, with 'reflect' boundaries as scipy.ndimage.
+# All paths (2-D, 3-D, N-D) do the same operations in the same order, so their
+# maps agree bit for bit; row sums are added in row order after the parallel
+# loop, so the mean does not depend on the number of threads.
+
+import numpy as np
+
+from cython.parallel cimport prange
+from libc.string cimport memset
+
+from ssimfast._fused cimport pixel_t, double_rp
+from ssimfast._openmp cimport (
+    SSIMFAST_NATIVE_BUILD,
+    SSIMFAST_OPENMP_ENABLED,
+    SSIMFAST_TARGET,
+    ssimfast_cpu_has_avx2,
+    ssimfast_cpu_has_avx512,
+    _thread_id,
+    omp_get_max_threads,
+)
+
+
+def openmp_enabled():
+    """True if the kernels were compiled with OpenMP."""
+    return bool(SSIMFAST_OPENMP_ENABLED)
+
+
+def native_build():
+    """True if the kernels were compiled for the building CPU (-march=native)."""
+    return bool(SSIMFAST_NATIVE_BUILD)
+
+
+def target():
+    """What this module was compiled for: 'native', 'avx512', 'avx2' or 'baseline'."""
+    return SSIMFAST_TARGET.decode()
+
+
+def cpu_supports(target):
+    """True if this CPU and OS run code compiled for `target` (a name as target() gives)."""
+    if target == "avx2":
+        return bool(ssimfast_cpu_has_avx2())
+    if target == "avx512":
+        return bool(ssimfast_cpu_has_avx512())
+    return target == "baseline"
+
+
+def max_threads():
+    """OpenMP's default thread count (OMP_NUM_THREADS, threadpoolctl); 1 without OpenMP."""
+    return omp_get_max_threads()
+
+
+# ---------------------------------------------------------------------------
+# Row helpers (all nogil, no allocation)
+# ---------------------------------------------------------------------------
+
+cdef enum:
+    STRIP = 512  # columns per strip in the 2-D kernel
+
+
+cdef inline Py_ssize_t _round_up(Py_ssize_t n) noexcept nogil:
+    """n rounded up to a multiple of 8 doubles (64 bytes), so buffers stay aligned."""
+    return (n + 7) // 8 * 8
+
+
+cdef inline Py_ssize_t _reflect(Py_ssize_t i, Py_ssize_t n) noexcept nogil:
+    """Map index i into [0, n) as scipy.ndimage's 'reflect' mode: d c b a | a b c d | d c b a."""
+    cdef Py_ssize_t period = 2 * n
+    if n == 1:
+        return 0
+    i = i % period
+    if i < 0:
+        i = i + period
+    if i >= n:
+        i = period - 1 - i
+    return i
+
+
+cdef inline void _copy_row(const char* base, Py_ssize_t step, Py_ssize_t n,
+                           pixel_t* out) noexcept nogil:
+    """Copy n pixels `step` bytes apart from `base` to contiguous `out`."""
+    cdef Py_ssize_t j
+    for j in range(n):
+        out[j] = (<const pixel_t*> (base + j * step))[0]
+
+
+cdef inline void _add_products(const pixel_t* x, const pixel_t* y, double w,
+                               double_rp s0, double_rp s1, double_rp s2, double_rp s3,
+                               Py_ssize_t n) noexcept nogil:
+    """Add w times the four per-pixel statistics of one row pair to s0..s3."""
+    cdef Py_ssize_t j
+    cdef double a, b
+    for j in range(n):
+        a = <double> x[j]
+        b = <double> y[j]
+        s0[j] += w * a
+        s1[j] += w * b
+        s2[j] += w * (a * a + b * b)
+        s3[j] += w * (a * b)
+
+
+cdef inline void _add_products4(const pixel_t** x, const pixel_t** y, const double* w,
+                                double_rp s0, double_rp s1, double_rp s2, double_rp s3,
+                                Py_ssize_t n) noexcept nogil:
+    """_add_products for four row pairs at once: each sum stays in a register
+    across the four taps, added in the same order as four single calls."""
+    cdef Py_ssize_t j
+    cdef double a0, a1, a2, a3, b0, b1, b2, b3
+    cdef double w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3]
+    cdef const pixel_t* x0 = x[0]
+    cdef const pixel_t* x1 = x[1]
+    cdef const pixel_t* x2 = x[2]
+    cdef const pixel_t* x3 = x[3]
+    cdef const pixel_t* y0 = y[0]
+    cdef const pixel_t* y1 = y[1]
+    cdef const pixel_t* y2 = y[2]
+    cdef const pixel_t* y3 = y[3]
+    for j in range(n):
+        a0 = <double> x0[j]
+        a1 = <double> x1[j]
+        a2 = <double> x2[j]
+        a3 = <double> x3[j]
+        b0 = <double> y0[j]
+        b1 = <double> y1[j]
+        b2 = <double> y2[j]
+        b3 = <double> y3[j]
+        s0[j] = (((s0[j] + w0 * a0) + w1 * a1) + w2 * a2) + w3 * a3
+        s1[j] = (((s1[j] + w0 * b0) + w1 * b1) + w2 * b2) + w3 * b3
+        s2[j] = ((((s2[j] + w0 * (a0 * a0 + b0 * b0)) + w1 * (a1 * a1 + b1 * b1))
+                  + w2 * (a2 * a2 + b2 * b2)) + w3 * (a3 * a3 + b3 * b3))
+        s3[j] = (((s3[j] + w0 * (a0 * b0)) + w1 * (a1 * b1)) + w2 * (a2 * b2)) + w3 * (a3 * b3)
+
+
+cdef inline void _add_products3(const pixel_t** x, const pixel_t** y, const double* w,
+                                double_rp s0, double_rp s1, double_rp s2, double_rp s3,
+                                Py_ssize_t n) noexcept nogil:
+    """_add_products4 for three row pairs (the tail of 7- and 11-tap windows)."""
+    cdef Py_ssize_t j
+    cdef double a0, a1, a2, b0, b1, b2
+    cdef double w0 = w[0], w1 = w[1], w2 = w[2]
+    cdef const pixel_t* x0 = x[0]
+    cdef const pixel_t* x1 = x[1]
+    cdef const pixel_t* x2 = x[2]
+    cdef const pixel_t* y0 = y[0]
+    cdef const pixel_t* y1 = y[1]
+    cdef const pixel_t* y2 = y[2]
+    for j in range(n):
+        a0 = <double> x0[j]
+        a1 = <double> x1[j]
+        a2 = <double> x2[j]
+        b0 = <double> y0[j]
+        b1 = <double> y1[j]
+        b2 = <double> y2[j]
+        s0[j] = ((s0[j] + w0 * a0) + w1 * a1) + w2 * a2
+        s1[j] = ((s1[j] + w0 * b0) + w1 * b1) + w2 * b2
+        s2[j] = (((s2[j] + w0 * (a0 * a0 + b0 * b0)) + w1 * (a1 * a1 + b1 * b1))
+                 + w2 * (a2 * a2 + b2 * b2))
+        s3[j] = ((s3[j] + w0 * (a0 * b0)) + w1 * (a1 * b1)) + w2 * (a2 * b2)
+
+
+cdef inline void _add_scaled(const double* src, double w, double_rp dst,
+                             Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t j
+    for j in range(n):
+        dst[j] += w * src[j]
+
+
+cdef inline void _add_scaled4(const double** src, const double* w, double_rp dst,
+                              Py_ssize_t n) noexcept nogil:
+    """_add_scaled for four rows at once, in the same order as four single calls."""
+    cdef Py_ssize_t j
+    cdef double w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3]
+    cdef const double* r0 = src[0]
+    cdef const double* r1 = src[1]
+    cdef const double* r2 = src[2]
+    cdef const double* r3 = src[3]
+    for j in range(n):
+        dst[j] = (((dst[j] + w0 * r0[j]) + w1 * r1[j]) + w2 * r2[j]) + w3 * r3[j]
+
+
+cdef inline void _add_scaled3(const double** src, const double* w, double_rp dst,
+                              Py_ssize_t n) noexcept nogil:
+    """_add_scaled4 for three rows (the tail of 7- and 11-tap windows)."""
+    cdef Py_ssize_t j
+    cdef double w0 = w[0], w1 = w[1], w2 = w[2]
+    cdef const double* r0 = src[0]
+    cdef const double* r1 = src[1]
+    cdef const double* r2 = src[2]
+    for j in range(n):
+        dst[j] = ((dst[j] + w0 * r0[j]) + w1 * r1[j]) + w2 * r2[j]
+
+
+cdef inline void _rows_at(const char* xb, Py_ssize_t xstep, Py_ssize_t xcol,
+                          const char* yb, Py_ssize_t ystep, Py_ssize_t ycol,
+                          Py_ssize_t r, Py_ssize_t ntaps, Py_ssize_t t,
+                          pixel_t* xscratch, pixel_t* yscratch, Py_ssize_t* tags,
+                          Py_ssize_t W, Py_ssize_t c0, Py_ssize_t m,
+                          const pixel_t** xr, const pixel_t** yr) noexcept nogil:
+    """Pointers to columns [c0, c0 + m) of row r of x and y, contiguous: the rows
+    themselves, or copies in the scratch (see _window_products for the cache)."""
+    cdef bint xcopy = xcol != <Py_ssize_t> sizeof(pixel_t) and W > 1
+    cdef bint ycopy = ycol != <Py_ssize_t> sizeof(pixel_t) and W > 1
+    cdef Py_ssize_t slot, lo = 0 if tags != NULL else c0  # first column copied
+    xr[0] = <const pixel_t*> (xb + r * xstep + c0 * xcol)
+    yr[0] = <const pixel_t*> (yb + r * ystep + c0 * ycol)
+    if not (xcopy or ycopy):
+        return
+    slot = r % (ntaps + 1) if tags != NULL else t
+    if tags == NULL or tags[slot] != r:
+        if xcopy:
+            _copy_row(xb + r * xstep + lo * xcol, xcol, W - lo if tags != NULL else m,
+                      xscratch + slot * W + lo)
+        if ycopy:
+            _copy_row(yb + r * ystep + lo * ycol, ycol, W - lo if tags != NULL else m,
+                      yscratch + slot * W + lo)
+        if tags != NULL:
+            tags[slot] = r
+    if xcopy:
+        xr[0] = xscratch + slot * W + c0
+    if ycopy:
+        yr[0] = yscratch + slot * W + c0
+
+
+cdef inline void _slide_products(const pixel_t* xn, const pixel_t* yn,
+                                 const pixel_t* xo, const pixel_t* yo,
+                                 double_rp s0, double_rp s1, double_rp s2, double_rp s3,
+                                 Py_ssize_t n) noexcept nogil:
+    """Slide window sums down one row: add the statistics of the new row pair
+    (xn, yn) and take away those of the old one (xo, yo). Exact only when every
+    sum is an integer below 2**53, which the Python layer checks."""
+    cdef Py_ssize_t j
+    cdef double a, b, c, d
+    for j in range(n):
+        a = <double> xn[j]
+        b = <double> yn[j]
+        c = <double> xo[j]
+        d = <double> yo[j]
+        s0[j] += a - c
+        s1[j] += b - d
+        s2[j] += (a * a + b * b) - (c * c + d * d)
+        s3[j] += a * b - c * d
+
+
+cdef void _window_products(const char* xb, Py_ssize_t xstep, Py_ssize_t xcol,
+                           const char* yb, Py_ssize_t ystep, Py_ssize_t ycol,
+                           Py_ssize_t n, Py_ssize_t centre, const double* taps, Py_ssize_t ntaps,
+                           pixel_t* xscratch, pixel_t* yscratch, Py_ssize_t* tags,
+                           double* v, Py_ssize_t vstride, Py_ssize_t W,
+                           Py_ssize_t c0, Py_ssize_t c1) noexcept nogil:
+    """The four statistics of the input rows around `centre`, filtered along their
+    axis, for columns [c0, c1) of rows W pixels long.
+
+    Row r of x starts at xb + r * xstep, its pixels xcol bytes apart (likewise y);
+    r runs over the window with 'reflect' boundaries at 0 and n. The result goes
+    to (v + s * vstride)[c0:c1] for s = 0..3.
+
+    Strided rows are copied to contiguous scratch rows first. With `tags` (one
+    per slot, -1 when empty) the scratch is a cache of max(ntaps + 1, 4) rows:
+    row r lives in slot r % (ntaps + 1), so moving to the next centre copies one
+    new row, not ntaps, and the rows entering and leaving a sliding window never
+    share a slot; cached rows are copied whole, so later column ranges find them.
+    Without tags, 4 slots are refilled with the columns needed on every call.
+    """
+    cdef Py_ssize_t k = 0, g, t, r, h = ntaps // 2, m = c1 - c0
+    cdef const pixel_t* xr[4]
+    cdef const pixel_t* yr[4]
+    v = v + c0
+    for t in range(4):
+        memset(v + t * vstride, 0, m * sizeof(double))
+    while k < ntaps:
+        g = 4 if k + 4 <= ntaps else (3 if k + 3 == ntaps else 1)  # taps in this pass
+        for t in range(g):
+            r = _reflect(centre + k + t - h, n)
+            _rows_at(xb, xstep, xcol, yb, ystep, ycol, r, ntaps, t, xscratch, yscratch, tags,
+                     W, c0, m, &xr[t], &yr[t])
+        if g == 4:
+            _add_products4(xr, yr, taps + k, v, v + vstride, v + 2 * vstride, v + 3 * vstride, m)
+            k += 4
+        elif g == 3:
+            _add_products3(xr, yr, taps + k, v, v + vstride, v + 2 * vstride, v + 3 * vstride, m)
+            k += 3
+        else:
+            _add_products(xr[0], yr[0], taps[k], v, v + vstride, v + 2 * vstride,
+                          v + 3 * vstride, m)
+            k += 1
+
+
+cdef void _window_rows(const double* src, Py_ssize_t step, Py_ssize_t n, Py_ssize_t centre,
+                       const double* taps, Py_ssize_t ntaps, double_rp dst,
+                       Py_ssize_t W) noexcept nogil:
+    """dst = sum_k taps[k] * (row reflect(centre + k - r) of src), rows `step` doubles apart."""
+    cdef Py_ssize_t k = 0, t, h = ntaps // 2
+    cdef const double* rows[4]
+    memset(dst, 0, W * sizeof(double))
+    while k + 4 <= ntaps:
+        for t in range(4):
+            rows[t] = src + _reflect(centre + k + t - h, n) * step
+        _add_scaled4(rows, taps + k, dst, W)
+        k += 4
+    if k + 3 == ntaps:
+        for t in range(3):
+            rows[t] = src + _reflect(centre + k + t - h, n) * step
+        _add_scaled3(rows, taps + k, dst, W)
+        k += 3
+    while k < ntaps:
+        _add_scaled(src + _reflect(centre + k - h, n) * step, taps[k], dst, W)
+        k += 1
+
+
+cdef inline void _pad_reflect(double* row, Py_ssize_t n, Py_ssize_t r,
+                              bint left, bint right) noexcept nogil:
+    """Fill row[-r:0] (if left) and row[n:n+r] (if right) from row[0:n] in
+    'reflect' mode; the columns they mirror must be filled already."""
+    cdef Py_ssize_t j
+    for j in range(1, r + 1):
+        if left:
+            row[-j] = row[_reflect(-j, n)]
+        if right:
+            row[n - 1 + j] = row[_reflect(n - 1 + j, n)]
+
+
+cdef inline void _correlate(const double* src, const double* taps, Py_ssize_t ntaps,
+                            double_rp dst, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    """dst[j] = sum_k taps[k] * src[j + k - r] for j in [lo, hi), r = ntaps // 2.
+
+    `src` must be readable r elements beyond [lo, hi) on each side (padded).
+    Tap k reads src shifted by k - r, so this is _window_rows over shifted
+    pointers: the same helpers, the same order of additions.
+    """
+    cdef Py_ssize_t k = 0, t, n = hi - lo
+    cdef const double* s = src + lo - ntaps // 2
+    cdef const double* rows[4]
+    dst = dst + lo
+    memset(dst, 0, n * sizeof(double))
+    while k + 4 <= ntaps:
+        for t in range(4):
+            rows[t] = s + k + t
+        _add_scaled4(rows, taps + k, dst, n)
+        k += 4
+    if k + 3 == ntaps:
+        for t in range(3):
+            rows[t] = s + k + t
+        _add_scaled3(rows, taps + k, dst, n)
+        k += 3
+    while k < ntaps:
+        _add_scaled(s + k, taps[k], dst, n)
+        k += 1
+
+
+cdef inline double _ssim_terms(double mx, double my, double sxxyy, double sxy,
+                               double c1, double c2, double cov_norm,
+                               double* a1, double* a2, double* b1, double* b2) noexcept nogil:
+    """SSIM from the filtered statistics at one pixel, and its four factors.
+
+    Arranged so that x == y gives exactly 1.0 (A1 == B1 and A2 == B2 bit for
+    bit); the build turns off FMA contraction to keep it so.
+    """
+    cdef double p = mx * my
+    cdef double q = mx * mx + my * my
+    a1[0] = 2.0 * p + c1
+    a2[0] = cov_norm * (2.0 * (sxy - p)) + c2
+    b1[0] = q + c1
+    b2[0] = cov_norm * (sxxyy - q) + c2
+    return (a1[0] * a2[0]) / (b1[0] * b2[0])
+
+
+cdef inline void _ssim_row(const double* ux, const double* uy, const double* uxxyy,
+                           const double* uxy, double scale, Py_ssize_t lo, Py_ssize_t hi,
+                           double c1, double c2, double cov_norm,
+                           double_rp s, double_rp t1, double_rp t2, double_rp t3) noexcept nogil:
+    """SSIM from the filtered statistics (times `scale`) for j in [lo, hi), to s[j].
+
+    `scale` is 1/N when the statistics are exact window sums (integer input,
+    uniform window), else 1.0 (x * 1.0 == x, so that costs no bits).
+    When t1 is not NULL, also the three terms of Avanaki's gradient that
+    scikit-image filters afterwards: A1/D, -S/B2, (ux(A2-A1) - uy(B2-B1)S)/D.
+    Two loops, so that the common one has no branch and vectorises.
+    """
+    cdef Py_ssize_t j
+    cdef double a1, a2, b1, b2, d, v, mx, my
+    if t1 == NULL:
+        for j in range(lo, hi):
+            s[j] = _ssim_terms(ux[j] * scale, uy[j] * scale, uxxyy[j] * scale,
+                               uxy[j] * scale, c1, c2, cov_norm, &a1, &a2, &b1, &b2)
+        return
+    for j in range(lo, hi):
+        mx = ux[j] * scale
+        my = uy[j] * scale
+        v = _ssim_terms(mx, my, uxxyy[j] * scale, uxy[j] * scale, c1, c2, cov_norm,
+                        &a1, &a2, &b1, &b2)
+        d = b1 * b2
+        s[j] = v
+        t1[j] = a1 / d
+        t2[j] = -v / b2
+        t3[j] = (mx * (a2 - a1) - my * (b2 - b1) * v) / d
+
+
+cdef inline double _sum(const double* s, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    """Sum of s[lo:hi] with four interleaved partial sums (fixed order, so deterministic)."""
+    cdef double t0 = 0.0, t1 = 0.0, t2 = 0.0, t3 = 0.0
+    cdef Py_ssize_t j = lo
+    while j + 4 <= hi:
+        t0 += s[j]
+        t1 += s[j + 1]
+        t2 += s[j + 2]
+        t3 += s[j + 3]
+        j += 4
+    while j < hi:
+        t0 += s[j]
+        j += 1
+    return (t0 + t1) + (t2 + t3)
+
+
+cdef inline void _finish_row(double* v, Py_ssize_t vstride, Py_ssize_t W,
+                             const double* taps, Py_ssize_t ntaps,
+                             double* h, double* srow, Py_ssize_t lo, Py_ssize_t hi,
+                             double scale, double c1, double c2, double cov_norm,
+                             double* t1, double* t2, double* t3) noexcept nogil:
+    """Last axis of columns [lo, hi) of one row: pad and filter the four
+    statistics filtered along the other axes (v + s*vstride, each with room for
+    ntaps//2 pad columns; columns [lo - r, hi + r) within [0, W) filled), then
+    the SSIM formula into srow[lo:hi]."""
+    cdef Py_ssize_t s, r = ntaps // 2
+    for s in range(4):
+        _pad_reflect(v + s * vstride, W, r, lo < r, hi + r > W)
+        _correlate(v + s * vstride, taps, ntaps, h + s * W, lo, hi)
+    _ssim_row(h, h + W, h + 2 * W, h + 3 * W, scale, lo, hi, c1, c2, cov_norm,
+              srow, t1, t2, t3)
+
+
+cdef inline void _store(const double* srow, Py_ssize_t lo, Py_ssize_t hi,
+                        char* out, Py_ssize_t step) noexcept nogil:
+    cdef Py_ssize_t j
+    for j in range(lo, hi):
+        (<double*> (out + j * step))[0] = srow[j]
+
+
+# ---------------------------------------------------------------------------
+# 2-D (and 1-D as 1 x n): one pass over rows
+# ---------------------------------------------------------------------------
+
+cdef void _ssim_row_2d(const char* xb, const char* yb, Py_ssize_t xs0, Py_ssize_t xs1,
+                       Py_ssize_t ys0, Py_ssize_t ys1, Py_ssize_t H, Py_ssize_t W,
+                       Py_ssize_t i, pixel_t* xscratch, pixel_t* yscratch, Py_ssize_t* tags,
+                       const double* taps0, Py_ssize_t n0,
+                       const double* taps1, Py_ssize_t n1,
+                       double* v, Py_ssize_t vstride, double* h, double* srow,
+                       Py_ssize_t lo, Py_ssize_t hi, double scale,
+                       double c1, double c2, double cov_norm,
+                       double* t1, double* t2, double* t3, bint running, bint slide) noexcept nogil:
+    """SSIM of output row i into srow[lo:hi]: the window's input rows along
+    axis 0, then _finish_row along axis 1.
+
+    running: v keeps exact window sums from row to row; with slide, v holds
+    those of row i - 1 and moves down one row, else they are summed afresh.
+    """
+    cdef Py_ssize_t j0 = lo, j1, r0 = n0 // 2, r1 = n1 // 2
+    cdef Py_ssize_t c0 = max(0, lo - r1), c1_ = min(W, hi + r1)
+    # Strips of STRIP columns keep the working set in the L1 cache. A strip
+    # computes exactly what the whole row would, plus r1 columns of overlap.
+    cdef Py_ssize_t strip = STRIP if W > STRIP + 2 * r1 else W
+    cdef const pixel_t* xn
+    cdef const pixel_t* yn
+    cdef const pixel_t* xo
+    cdef const pixel_t* yo
+    if running:
+        if slide:
+            _rows_at(xb, xs0, xs1, yb, ys0, ys1, _reflect(i - r0 - 1, H), n0, 0,
+                     xscratch, yscratch, tags, W, c0, c1_ - c0, &xo, &yo)
+            _rows_at(xb, xs0, xs1, yb, ys0, ys1, _reflect(i + r0, H), n0, 1,
+                     xscratch, yscratch, tags, W, c0, c1_ - c0, &xn, &yn)
+            _slide_products(xn, yn, xo, yo, v + c0, v + vstride + c0,
+                            v + 2 * vstride + c0, v + 3 * vstride + c0, c1_ - c0)
+        else:
+            _window_products(xb, xs0, xs1, yb, ys0, ys1, H, i, taps0, n0,
+                             xscratch, yscratch, tags, v, vstride, W, c0, c1_)
+    while j0 < hi:
+        j1 = min(hi, j0 + strip)
+        if not running:
+            _window_products(xb, xs0, xs1, yb, ys0, ys1, H, i, taps0, n0,
+                             xscratch, yscratch, tags, v, vstride, W,
+                             max(0, j0 - r1), min(W, j1 + r1))
+        _finish_row(v, vstride, W, taps1, n1, h, srow, j0, j1, scale, c1, c2, cov_norm,
+                    t1, t2, t3)
+        j0 = j1
+
+
+def ssim_2d(const pixel_t[:, :] x, const pixel_t[:, :] y,
+            const double[::1] taps0, const double[::1] taps1,
+            Py_ssize_t crop0, Py_ssize_t crop1,
+            double scale, double c1, double c2, double cov_norm,
+            double[:, :] smap, double[:, :, ::1] tmaps, int n_threads, bint running):
+    """Sum of the SSIM map of a 2-D image pair over its interior.
+
+    x, y        IN   images of one shape (H, W), any strides
+    taps0/1     IN   filter taps along axis 0 / 1, odd length, centred
+    crop0/1     IN   border left out of the sum on axis 0 / 1
+    scale       IN   factor from filtered sums to statistics (1/N or 1.0)
+    c1, c2, cov_norm  IN  SSIM constants
+    running     IN   taps0 are all 1 and every window sum is an exact integer:
+                     slide the column sums from row to row (same bits as
+                     summing afresh, at the cost of 2 rows instead of len(taps0))
+    smap        OUT  the SSIM map (H, W), any strides; shape (0, 0) if not wanted
+    tmaps       OUT  gradient terms (3, H, W); shape (0, 0, 0) if not wanted
+    n_threads   IN   OpenMP threads (>= 1)
+
+    Returns the sum over rows crop0..H-crop0-1 and columns crop1..W-crop1-1.
+    """
+    cdef Py_ssize_t H = x.shape[0], W = x.shape[1]
+    cdef Py_ssize_t n0 = taps0.shape[0], n1 = taps1.shape[0], r1 = n1 // 2
+    cdef bint want_map = smap.shape[0] > 0
+    cdef bint want_grad = tmaps.shape[0] > 0
+    cdef bint every_pixel = want_map or want_grad
+    # Mean only: just the interior rows and columns are computed.
+    cdef Py_ssize_t ilo = 0 if every_pixel else crop0
+    cdef Py_ssize_t ihi = H if every_pixel else H - crop0
+    cdef Py_ssize_t lo = 0 if every_pixel else crop1
+    cdef Py_ssize_t hi = W if every_pixel else W - crop1
+    # Per-thread scratch: 4 padded vertical rows, 4 filtered rows, the SSIM row
+    # and a cache of max(n0 + 1, 4) rows of each image for strided input (a pixel
+    # is at most one double), tagged with the input row it holds.
+    cdef Py_ssize_t vstride = _round_up(W + 2 * r1)
+    cdef Py_ssize_t cache_rows = max(n0 + 1, 4)
+    cdef Py_ssize_t per_thread = 4 * vstride + 5 * W + 2 * cache_rows * W + 16
+    n_threads = max(1, min(n_threads, ihi - ilo))
+    cdef double[:, ::1] work = np.empty((n_threads, per_thread), dtype=np.float64)
+    cdef Py_ssize_t[:, ::1] tags = np.empty((n_threads, n0 + 1), dtype=np.intp)
+    cdef Py_ssize_t[::1] last_row = np.empty(n_threads, dtype=np.intp)  # per thread
+    cdef double[::1] rowsums = np.empty(H, dtype=np.float64)
+    tags[:, :] = -1  # empty cache slots
+    last_row[:] = -2  # no row yet
+    cdef const char* xb = <const char*> &x[0, 0]
+    cdef const char* yb = <const char*> &y[0, 0]
+    cdef Py_ssize_t xs0 = x.strides[0], xs1 = x.strides[1]
+    cdef Py_ssize_t ys0 = y.strides[0], ys1 = y.strides[1]
+    cdef char* sb = <char*> &smap[0, 0] if want_map else NULL
+    cdef Py_ssize_t ss0 = smap.strides[0], ss1 = smap.strides[1]
+    cdef Py_ssize_t i, tid
+    cdef double* base
+    cdef double* srow
+    cdef double* t1
+    cdef double total = 0.0
+
+    for i in prange(ilo, ihi, nogil=True, num_threads=n_threads, schedule="static"):
+        tid = _thread_id()
+        base = &work[tid, 0]
+        srow = base + 4 * vstride + 4 * W
+        t1 = &tmaps[0, i, 0] if want_grad else NULL
+        _ssim_row_2d(xb, yb, xs0, xs1, ys0, ys1, H, W, i,
+                     <pixel_t*> (srow + W), <pixel_t*> (srow + W + cache_rows * W),
+                     &tags[tid, 0], &taps0[0], n0, &taps1[0], n1,
+                     base + r1, vstride, base + 4 * vstride, srow, lo, hi,
+                     scale, c1, c2, cov_norm,
+                     t1, t1 + H * W if want_grad else NULL,
+                     t1 + 2 * H * W if want_grad else NULL,
+                     running, last_row[tid] == i - 1)
+        last_row[tid] = i
+        if want_map:
+            _store(srow, 0, W, sb + i * ss0, ss1)
+        if crop0 <= i < H - crop0:
+            rowsums[i] = _sum(srow, crop1, W - crop1)
+
+    for i in range(crop0, H - crop0):
+        total += rowsums[i]
+    return total
+
+
+# ---------------------------------------------------------------------------
+# 3-D: one pass over planes (axis 0), then rows within the plane
+# ---------------------------------------------------------------------------
+
+cdef void _ssim_plane_3d(const char* xb, const char* yb, const Py_ssize_t* xs,
+                         const Py_ssize_t* ys, const Py_ssize_t* shape, Py_ssize_t z,
+                         pixel_t* xscratch, pixel_t* yscratch,
+                         const double* taps0, Py_ssize_t n0,
+                         const double* taps1, Py_ssize_t n1,
+                         const double* taps2, Py_ssize_t n2,
+                         double* zbuf, double* v, Py_ssize_t vstride, double* h, double* srow,
+                         Py_ssize_t ilo, Py_ssize_t ihi, Py_ssize_t lo, Py_ssize_t hi,
+                         Py_ssize_t crop1, Py_ssize_t crop2,
+                         double scale, double c1, double c2, double cov_norm,
+                         char* sb, const Py_ssize_t* ss, double* tplane, Py_ssize_t tstride,
+                         double* rowsums, bint slide) noexcept nogil:
+    """Output plane z: filter along axis 0 into zbuf (four H x W planes), then
+    each output row i in [ilo, ihi) along axis 1 and 2.
+
+    slide: zbuf holds the exact window sums of plane z - 1 (see ssim_3d's
+    `running`) and moves one plane along axis 0 instead of summing afresh."""
+    cdef Py_ssize_t D = shape[0], H = shape[1], W = shape[2], HW = H * W
+    cdef Py_ssize_t i, s, r0 = n0 // 2
+    cdef Py_ssize_t p_old = _reflect(z - r0 - 1, D), p_new = _reflect(z + r0, D)
+    cdef double* t1 = NULL
+    cdef const pixel_t* xn
+    cdef const pixel_t* yn
+    cdef const pixel_t* xo
+    cdef const pixel_t* yo
+    for i in range(H):
+        if slide:
+            _rows_at(xb + i * xs[1], xs[0], xs[2], yb + i * ys[1], ys[0], ys[2], p_old, n0, 0,
+                     xscratch, yscratch, NULL, W, 0, W, &xo, &yo)
+            _rows_at(xb + i * xs[1], xs[0], xs[2], yb + i * ys[1], ys[0], ys[2], p_new, n0, 1,
+                     xscratch, yscratch, NULL, W, 0, W, &xn, &yn)
+            _slide_products(xn, yn, xo, yo, zbuf + i * W, zbuf + HW + i * W,
+                            zbuf + 2 * HW + i * W, zbuf + 3 * HW + i * W, W)
+        else:
+            _window_products(xb + i * xs[1], xs[0], xs[2], yb + i * ys[1], ys[0], ys[2],
+                             D, z, taps0, n0, xscratch, yscratch, NULL, zbuf + i * W, HW, W, 0, W)
+    for i in range(ilo, ihi):
+        for s in range(4):
+            _window_rows(zbuf + s * HW, W, H, i, taps1, n1, v + s * vstride, W)
+        if tplane != NULL:
+            t1 = tplane + i * W
+        _finish_row(v, vstride, W, taps2, n2, h, srow, lo, hi, scale, c1, c2, cov_norm,
+                    t1, t1 + tstride if t1 != NULL else NULL,
+                    t1 + 2 * tstride if t1 != NULL else NULL)
+        if sb != NULL:
+            _store(srow, 0, W, sb + z * ss[0] + i * ss[1], ss[2])
+        if crop1 <= i < H - crop1:
+            rowsums[i] = _sum(srow, crop2, W - crop2)
+
+
+def ssim_3d(const pixel_t[:, :, :] x, const pixel_t[:, :, :] y,
+            const double[::1] taps0, const double[::1] taps1, const double[::1] taps2,
+            Py_ssize_t crop0, Py_ssize_t crop1, Py_ssize_t crop2,
+            double scale, double c1, double c2, double cov_norm,
+            double[:, :, :] smap, double[:, :, :, ::1] tmaps, int n_threads, bint running):
+    """Sum of the SSIM map of a 3-D image pair over its interior.
+
+    As ssim_2d, with one more axis: tmaps is (3, D, H, W). Each thread holds four
+    H x W planes of statistics filtered along axis 0; with `running` (exact
+    window sums) they slide from plane to plane.
+    """
+    cdef Py_ssize_t D = x.shape[0], H = x.shape[1], W = x.shape[2]
+    cdef Py_ssize_t n0 = taps0.shape[0], n1 = taps1.shape[0], n2 = taps2.shape[0]
+    cdef Py_ssize_t r2 = n2 // 2
+    cdef bint want_map = smap.shape[0] > 0
+    cdef bint want_grad = tmaps.shape[0] > 0
+    cdef bint every_pixel = want_map or want_grad
+    cdef Py_ssize_t zlo = 0 if every_pixel else crop0
+    cdef Py_ssize_t zhi = D if every_pixel else D - crop0
+    cdef Py_ssize_t ilo = 0 if every_pixel else crop1
+    cdef Py_ssize_t ihi = H if every_pixel else H - crop1
+    cdef Py_ssize_t lo = 0 if every_pixel else crop2
+    cdef Py_ssize_t hi = W if every_pixel else W - crop2
+    cdef Py_ssize_t vstride = _round_up(W + 2 * r2)
+    cdef Py_ssize_t zlen = _round_up(4 * H * W)
+    cdef Py_ssize_t per_thread = zlen + 4 * vstride + 13 * W + 16  # 4 scratch rows per image
+    n_threads = max(1, min(n_threads, zhi - zlo))
+    cdef double[:, ::1] work = np.empty((n_threads, per_thread), dtype=np.float64)
+    cdef double[:, ::1] rowsums = np.zeros((D, H), dtype=np.float64)
+    cdef Py_ssize_t[::1] last_plane = np.empty(n_threads, dtype=np.intp)  # per thread
+    last_plane[:] = -2  # no plane yet
+    cdef Py_ssize_t shape[3]
+    cdef Py_ssize_t xs[3]
+    cdef Py_ssize_t ys[3]
+    cdef Py_ssize_t ss[3]
+    cdef Py_ssize_t d
+    for d in range(3):
+        shape[d] = x.shape[d]
+        xs[d] = x.strides[d]
+        ys[d] = y.strides[d]
+        ss[d] = smap.strides[d]
+    cdef const char* xb = <const char*> &x[0, 0, 0]
+    cdef const char* yb = <const char*> &y[0, 0, 0]
+    cdef char* sb = <char*> &smap[0, 0, 0] if want_map else NULL
+    cdef Py_ssize_t z, i, tid
+    cdef double* base
+    cdef double* srow
+    cdef double total = 0.0
+
+    for z in prange(zlo, zhi, nogil=True, num_threads=n_threads, schedule="static"):
+        tid = _thread_id()
+        base = &work[tid, 0]
+        srow = base + zlen + 4 * vstride + 4 * W
+        _ssim_plane_3d(xb, yb, xs, ys, shape, z,
+                       <pixel_t*> (srow + W), <pixel_t*> (srow + 5 * W),
+                       &taps0[0], n0, &taps1[0], n1, &taps2[0], n2,
+                       base, base + zlen + r2, vstride, base + zlen + 4 * vstride, srow,
+                       ilo, ihi, lo, hi, crop1, crop2, scale, c1, c2, cov_norm,
+                       sb, ss, &tmaps[0, z, 0, 0] if want_grad else NULL,
+                       D * H * W, &rowsums[z, 0], running and last_plane[tid] == z - 1)
+        last_plane[tid] = z
+
+    for z in range(crop0, D - crop0):
+        for i in range(crop1, H - crop1):
+            total += rowsums[z, i]
+    return total
+
+
+# ---------------------------------------------------------------------------
+# Any number of dimensions: whole-array passes (also the gradient's filtering)
+# ---------------------------------------------------------------------------
+
+def filter_axis(const double[:, :, ::1] src, double[:, :, ::1] dst,
+                const double[::1] taps, int n_threads):
+    """Filter the middle axis of a (pre, n, post) array with 'reflect' boundaries.
+
+    src   IN   (pre, n, post), C-contiguous
+    dst   OUT  same shape, must not overlap src
+    taps  IN   odd number of taps, centred
+
+    dst[a, i, b] = sum_k taps[k] * src[a, reflect(i + k - r), b], summed from 0
+    in tap order, exactly as the 2-D and 3-D kernels do.
+    """
+    cdef Py_ssize_t pre = src.shape[0], n = src.shape[1], post = src.shape[2]
+    cdef Py_ssize_t ntaps = taps.shape[0], r = ntaps // 2
+    cdef Py_ssize_t lines = pre * n if post > 1 else pre
+    n_threads = max(1, min(n_threads, lines))
+    cdef double[:, ::1] work = np.empty((n_threads, n + 2 * r if post == 1 else 1))
+    cdef Py_ssize_t line, a, j, tid
+    cdef double* row
+    for line in prange(lines, nogil=True, num_threads=n_threads, schedule="static"):
+        if post > 1:
+            # Rows of `post` contiguous elements: a weighted sum of whole rows.
+            a = line // n
+            _window_rows(&src[a, 0, 0], post, n, line % n, &taps[0], ntaps, &dst[a, line % n, 0], post)
+        else:
+            # The last axis: copy the line into a padded buffer and correlate.
+            tid = _thread_id()
+            row = &work[tid, r]
+            for j in range(n):
+                row[j] = src[line, j, 0]
+            _pad_reflect(row, n, r, True, True)
+            _correlate(row, &taps[0], ntaps, &dst[line, 0, 0], 0, n)
+
+
+def ssim_map_nd(const double[::1] ux, const double[::1] uy, const double[::1] uxxyy,
+                const double[::1] uxy, double scale, double c1, double c2, double cov_norm,
+                double[::1] smap, double[:, ::1] tmaps):
+    """The SSIM formula over flat arrays of filtered statistics.
+
+    smap   OUT  SSIM values, same length as ux
+    tmaps  OUT  (3, n) gradient terms, or shape (0, 0) when not wanted
+    """
+    cdef Py_ssize_t n = ux.shape[0]
+    cdef bint want_grad = tmaps.shape[0] > 0
+    with nogil:
+        _ssim_row(&ux[0], &uy[0], &uxxyy[0], &uxy[0], scale, 0, n, c1, c2, cov_norm, &smap[0],
+                  &tmaps[0, 0] if want_grad else NULL,
+                  &tmaps[1, 0] if want_grad else NULL,
+                  &tmaps[2, 0] if want_grad else NULL)
+
