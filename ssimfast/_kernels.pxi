@@ -17,6 +17,7 @@
 import numpy as np
 
 from cython.parallel cimport prange
+from libc.stdlib cimport free, malloc
 from libc.string cimport memset
 
 from ssimfast._fused cimport pixel_t, double_rp
@@ -71,6 +72,11 @@ cdef enum:
 cdef inline Py_ssize_t _round_up(Py_ssize_t n) noexcept nogil:
     """n rounded up to a multiple of 8 doubles (64 bytes), so buffers stay aligned."""
     return (n + 7) // 8 * 8
+
+
+cdef inline double* _aligned(void* p) noexcept nogil:
+    """p rounded up to 64 bytes (a cache line); allocate 8 doubles more for it."""
+    return <double*> ((<size_t> p + 63) // 64 * 64)
 
 
 cdef inline Py_ssize_t _reflect(Py_ssize_t i, Py_ssize_t n) noexcept nogil:
@@ -329,18 +335,61 @@ cdef inline void _pad_reflect(double* row, Py_ssize_t n, Py_ssize_t r,
             row[n - 1 + j] = row[_reflect(n - 1 + j, n)]
 
 
+cdef inline void _correlate7(const double* s, const double* w, double_rp dst,
+                             Py_ssize_t n) noexcept nogil:
+    """_correlate for 7 taps, all in one expression (one store per output)."""
+    cdef Py_ssize_t j
+    cdef double w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5], w6 = w[6]
+    for j in range(n):
+        dst[j] = ((((((0.0 + w0 * s[j]) + w1 * s[j + 1]) + w2 * s[j + 2]) + w3 * s[j + 3])
+                   + w4 * s[j + 4]) + w5 * s[j + 5]) + w6 * s[j + 6]
+
+
+cdef inline void _box7(const double* s, double_rp dst, Py_ssize_t n) noexcept nogil:
+    """_correlate7 with unit taps (x * 1.0 == x: the same bits, no multiplications)."""
+    cdef Py_ssize_t j
+    for j in range(n):
+        dst[j] = (((((0.0 + s[j]) + s[j + 1]) + s[j + 2]) + s[j + 3]) + s[j + 4]) + s[j + 5] \
+            + s[j + 6]
+
+
+cdef inline void _correlate11(const double* s, const double* w, double_rp dst,
+                              Py_ssize_t n) noexcept nogil:
+    """_correlate for 11 taps (the Gaussian window of sigma 1.5), in one expression."""
+    cdef Py_ssize_t j
+    cdef double w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5]
+    cdef double w6 = w[6], w7 = w[7], w8 = w[8], w9 = w[9], w10 = w[10]
+    for j in range(n):
+        dst[j] = ((((((((((0.0 + w0 * s[j]) + w1 * s[j + 1]) + w2 * s[j + 2]) + w3 * s[j + 3])
+                       + w4 * s[j + 4]) + w5 * s[j + 5]) + w6 * s[j + 6]) + w7 * s[j + 7])
+                    + w8 * s[j + 8]) + w9 * s[j + 9]) + w10 * s[j + 10]
+
+
 cdef inline void _correlate(const double* src, const double* taps, Py_ssize_t ntaps,
                             double_rp dst, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
-    """dst[j] = sum_k taps[k] * src[j + k - r] for j in [lo, hi), r = ntaps // 2.
+    """dst[j] = sum_k taps[k] * src[j + k - r] for j in [lo, hi), r = ntaps // 2,
+    added in tap order from 0.0, as _window_rows and the N-D path do.
 
     `src` must be readable r elements beyond [lo, hi) on each side (padded).
-    Tap k reads src shifted by k - r, so this is _window_rows over shifted
-    pointers: the same helpers, the same order of additions.
+    The common windows (7 and 11 taps) keep the whole sum in registers; others
+    go through _window_rows' helpers on shifted pointers, 4 taps per pass.
     """
     cdef Py_ssize_t k = 0, t, n = hi - lo
     cdef const double* s = src + lo - ntaps // 2
     cdef const double* rows[4]
+    cdef bint unit = True
     dst = dst + lo
+    if ntaps == 7:
+        for k in range(7):
+            unit = unit and taps[k] == 1.0
+        if unit:
+            _box7(s, dst, n)
+        else:
+            _correlate7(s, taps, dst, n)
+        return
+    if ntaps == 11:
+        _correlate11(s, taps, dst, n)
+        return
     memset(dst, 0, n * sizeof(double))
     while k + 4 <= ntaps:
         for t in range(4):
@@ -533,45 +582,59 @@ def ssim_2d(const pixel_t[:, :] x, const pixel_t[:, :] y,
     cdef Py_ssize_t cache_rows = max(n0 + 1, 4)
     cdef Py_ssize_t per_thread = 4 * vstride + 5 * W + 2 * cache_rows * W + 16
     n_threads = max(1, min(n_threads, ihi - ilo))
-    cdef double[:, ::1] work = np.empty((n_threads, per_thread), dtype=np.float64)
-    cdef Py_ssize_t[:, ::1] tags = np.empty((n_threads, n0 + 1), dtype=np.intp)
-    cdef Py_ssize_t[::1] last_row = np.empty(n_threads, dtype=np.intp)  # per thread
-    cdef double[::1] rowsums = np.empty(H, dtype=np.float64)
-    tags[:, :] = -1  # empty cache slots
-    last_row[:] = -2  # no row yet
+    # One malloc (not four NumPy arrays: this matters for small images): per
+    # thread scratch, cache tags and last row, then the row sums.
+    cdef Py_ssize_t i, ntags = n0 + 1
+    cdef void* block = malloc((n_threads * per_thread + H + 8) * sizeof(double)
+                              + n_threads * (ntags + 1) * sizeof(Py_ssize_t))
+    if block == NULL:
+        raise MemoryError(f"ssim_2d: no memory for {n_threads} x {per_thread} doubles of scratch")
+    cdef double* work = _aligned(block)
+    cdef double* rowsums = work + n_threads * per_thread
+    cdef Py_ssize_t* tags = <Py_ssize_t*> (rowsums + H)
+    cdef Py_ssize_t* last_row = tags + n_threads * ntags  # per thread
+    for i in range(n_threads * ntags):
+        tags[i] = -1  # empty cache slots
+    for i in range(n_threads):
+        last_row[i] = -2  # no row yet
     cdef const char* xb = <const char*> &x[0, 0]
     cdef const char* yb = <const char*> &y[0, 0]
     cdef Py_ssize_t xs0 = x.strides[0], xs1 = x.strides[1]
     cdef Py_ssize_t ys0 = y.strides[0], ys1 = y.strides[1]
     cdef char* sb = <char*> &smap[0, 0] if want_map else NULL
     cdef Py_ssize_t ss0 = smap.strides[0], ss1 = smap.strides[1]
-    cdef Py_ssize_t i, tid
+    cdef bint direct = want_map and ss1 == sizeof(double)
+    cdef Py_ssize_t tid
     cdef double* base
+    cdef double* cache
     cdef double* srow
     cdef double* t1
     cdef double total = 0.0
 
     for i in prange(ilo, ihi, nogil=True, num_threads=n_threads, schedule="static"):
         tid = _thread_id()
-        base = &work[tid, 0]
-        srow = base + 4 * vstride + 4 * W
+        base = work + tid * per_thread
+        cache = base + 4 * vstride + 5 * W
+        # A map with contiguous rows gets the SSIM row directly, else a copy.
+        srow = <double*> (sb + i * ss0) if direct else base + 4 * vstride + 4 * W
         t1 = &tmaps[0, i, 0] if want_grad else NULL
         _ssim_row_2d(xb, yb, xs0, xs1, ys0, ys1, H, W, i,
-                     <pixel_t*> (srow + W), <pixel_t*> (srow + W + cache_rows * W),
-                     &tags[tid, 0], &taps0[0], n0, &taps1[0], n1,
+                     <pixel_t*> cache, <pixel_t*> (cache + cache_rows * W),
+                     tags + tid * ntags, &taps0[0], n0, &taps1[0], n1,
                      base + r1, vstride, base + 4 * vstride, srow, lo, hi,
                      scale, c1, c2, cov_norm,
                      t1, t1 + H * W if want_grad else NULL,
                      t1 + 2 * H * W if want_grad else NULL,
                      running, last_row[tid] == i - 1)
         last_row[tid] = i
-        if want_map:
+        if want_map and not direct:
             _store(srow, 0, W, sb + i * ss0, ss1)
         if crop0 <= i < H - crop0:
             rowsums[i] = _sum(srow, crop1, W - crop1)
 
     for i in range(crop0, H - crop0):
         total += rowsums[i]
+    free(block)
     return total
 
 

@@ -8,6 +8,7 @@ import functools
 import math
 import numbers
 import operator
+import typing
 import warnings
 
 import numpy as np
@@ -223,14 +224,16 @@ def structural_similarity(
     return out[0] if len(out) == 1 else out
 
 
-class _Params:
-    """What the kernels need besides the images: taps per axis, constants, threads."""
+class _Params(typing.NamedTuple):
+    """What the kernels need besides the images: taps, constants, threads."""
 
-    __slots__ = ("taps", "exact", "crop", "c1", "c2", "cov_norm", "n_threads")
-
-    def __init__(self, **values):
-        for name, value in values.items():
-            setattr(self, name, value)
+    taps: np.ndarray
+    exact: bool
+    crop: int
+    c1: float
+    c2: float
+    cov_norm: float
+    n_threads: int
 
 
 _IDENTITY = np.ones(1, dtype=np.float64)
@@ -269,13 +272,16 @@ def _ssim_single(x, y, p, S, G):
         crops = [p.crop] * spatial
     # Exact mode filters with unit taps (window sums, exact integers) and scales
     # by 1/N once; otherwise the normalised taps, as scipy.ndimage does.
-    stat_taps = [_unit_taps(t.shape[0]) for t in taps] if p.exact else taps
-    scale = 1.0 / math.prod(t.shape[0] for t in taps) if p.exact else 1.0
+    if p.exact:
+        stat_taps = [_unit_taps(t.shape[0]) for t in taps]
+        scale = 1.0 / math.prod([t.shape[0] for t in taps])
+    else:
+        stat_taps, scale = taps, 1.0
     shape = x.shape
     ndim = len(shape)
     # (The N-D path only checks tmaps.shape[0], so any rank will do past 63 axes.)
-    tmaps = np.empty((3,) + shape) if G is not None else _NONE.get(ndim + 1, _NONE[1])
-    smap = S if S is not None else _NONE[ndim]
+    tmaps = _NONE.get(ndim + 1, _NONE[1]) if G is None else np.empty((3,) + shape)
+    smap = _NONE[ndim] if S is None else S
 
     # Below this size, starting threads costs more than it saves (same result).
     n_threads = p.n_threads if x.size >= _MIN_PIXELS_PER_THREAD else 1
@@ -292,7 +298,7 @@ def _ssim_single(x, y, p, S, G):
 
     if G is not None:
         _gradient(x, y, tmaps, taps, p.n_threads, out=G)
-    count = math.prod(n - 2 * c for n, c in zip(shape, crops))
+    count = math.prod([n - 2 * c for n, c in zip(shape, crops)])
     return total / count
 
 
@@ -371,6 +377,8 @@ def _as_image(a, name):
 
 
 def _pop_options(kwargs):
+    if not kwargs:
+        return dict(_DEFAULTS, multichannel=None)
     opts = {name: kwargs.pop(name, default) for name, default in _DEFAULTS.items()}
     opts["multichannel"] = kwargs.pop("multichannel", None)
     if kwargs:
@@ -524,6 +532,7 @@ def _data_range(data_range, dtype1, dtype2):
     return data_range
 
 
+@functools.lru_cache(maxsize=256)
 def _sums_are_exact(dtype, n_window):
     """True if every window sum of x, y, x*x + y*y and x*y is an integer below
     2**53 for this kernel dtype, so that double arithmetic computes it exactly."""
@@ -556,6 +565,8 @@ def _kernel_inputs(im1, im2, float_type):
     Mismatched dtypes are both cast to the float type, as scikit-image does
     (im2 as well: a float64 im2 beside a float32 im1 is rounded to float32).
     """
+    if im1.dtype is im2.dtype and im1.dtype in _KERNEL_DTYPES:  # common: nothing to do
+        return im1, im2
     if im1.dtype.newbyteorder("=") != im2.dtype.newbyteorder("="):
         return im1.astype(float_type), im2.astype(float_type)
     return _to_kernel_dtype(im1), _to_kernel_dtype(im2)  # byte order aside, the same
