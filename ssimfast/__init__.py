@@ -3,8 +3,11 @@ from ssimfast._extension import kernels as _kernels  # noqa: F401  (fails loudly
 from ssimfast._config import show_config
 from ssimfast._bench import bench
 from ssimfast._ssim import structural_similarity
+from ssimfast._batch import ssim_batch
+from ssimfast._tiles import open_memmap, ssim_tiled
 from ssimfast._version import __version__
 
 ssim = structural_similarity
 
-__all__ = ["structural_similarity", "ssim", "show_config", "bench", "__version__"]
+__all__ = ["structural_similarity", "ssim", "ssim_batch", "ssim_tiled", "open_memmap", "show_config", "bench",
+           "__version__"]

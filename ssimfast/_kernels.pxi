@@ -546,14 +546,18 @@ cdef void _ssim_row_2d(const char* xb, const char* yb, Py_ssize_t xs0, Py_ssize_
 
 def ssim_2d(const pixel_t[:, :] x, const pixel_t[:, :] y,
             const double[::1] taps0, const double[::1] taps1,
-            Py_ssize_t crop0, Py_ssize_t crop1,
+            Py_ssize_t row_lo, Py_ssize_t row_hi, Py_ssize_t crop1,
             double scale, double c1, double c2, double cov_norm,
-            double[:, :] smap, double[:, :, ::1] tmaps, int n_threads, bint running):
-    """Sum of the SSIM map of a 2-D image pair over its interior.
+            double[:, :] smap, double[:, :, ::1] tmaps, int n_threads, bint running,
+            double[::1] rowsums_out):
+    """Sum of the SSIM map of a 2-D image pair over rows [row_lo, row_hi) and
+    its interior columns.
 
     x, y        IN   images of one shape (H, W), any strides
     taps0/1     IN   filter taps along axis 0 / 1, odd length, centred
-    crop0/1     IN   border left out of the sum on axis 0 / 1
+    row_lo/hi   IN   rows summed (the interior: crop0, H - crop0); a band of
+                     a larger image sums its own rows, its halo only read
+    crop1       IN   border left out of the sum on axis 1
     scale       IN   factor from filtered sums to statistics (1/N or 1.0)
     c1, c2, cov_norm  IN  SSIM constants
     running     IN   taps0 are all 1 and every window sum is an exact integer:
@@ -562,17 +566,19 @@ def ssim_2d(const pixel_t[:, :] x, const pixel_t[:, :] y,
     smap        OUT  the SSIM map (H, W), any strides; shape (0, 0) if not wanted
     tmaps       OUT  gradient terms (3, H, W); shape (0, 0, 0) if not wanted
     n_threads   IN   OpenMP threads (>= 1)
+    rowsums_out OUT  the sum of each row of [row_lo, row_hi), shape (H,); or
+                     shape (0,) if not wanted. The total is their sum in order.
 
-    Returns the sum over rows crop0..H-crop0-1 and columns crop1..W-crop1-1.
+    Returns the sum over rows row_lo..row_hi-1 and columns crop1..W-crop1-1.
     """
     cdef Py_ssize_t H = x.shape[0], W = x.shape[1]
     cdef Py_ssize_t n0 = taps0.shape[0], n1 = taps1.shape[0], r1 = n1 // 2
     cdef bint want_map = smap.shape[0] > 0
     cdef bint want_grad = tmaps.shape[0] > 0
     cdef bint every_pixel = want_map or want_grad
-    # Mean only: just the interior rows and columns are computed.
-    cdef Py_ssize_t ilo = 0 if every_pixel else crop0
-    cdef Py_ssize_t ihi = H if every_pixel else H - crop0
+    # Mean only: just the summed rows and interior columns are computed.
+    cdef Py_ssize_t ilo = 0 if every_pixel else row_lo
+    cdef Py_ssize_t ihi = H if every_pixel else row_hi
     cdef Py_ssize_t lo = 0 if every_pixel else crop1
     cdef Py_ssize_t hi = W if every_pixel else W - crop1
     # Per-thread scratch: 4 padded vertical rows, 4 filtered rows, the SSIM row
@@ -629,11 +635,13 @@ def ssim_2d(const pixel_t[:, :] x, const pixel_t[:, :] y,
         last_row[tid] = i
         if want_map and not direct:
             _store(srow, 0, W, sb + i * ss0, ss1)
-        if crop0 <= i < H - crop0:
+        if row_lo <= i < row_hi:
             rowsums[i] = _sum(srow, crop1, W - crop1)
 
-    for i in range(crop0, H - crop0):
+    for i in range(row_lo, row_hi):
         total += rowsums[i]
+        if rowsums_out.shape[0] > 0:
+            rowsums_out[i] = rowsums[i]
     free(block)
     return total
 

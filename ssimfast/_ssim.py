@@ -8,6 +8,8 @@ import functools
 import math
 import numbers
 import operator
+import os
+import sys
 import typing
 import warnings
 
@@ -156,47 +158,15 @@ def structural_similarity(
     """
     im1 = _as_image(im1, "im1")
     im2 = _as_image(im2, "im2")
-    if im1.shape != im2.shape:
-        raise ValueError(
-            "Input images must have the same dimensions: "
-            f"im1.shape={im1.shape} but im2.shape={im2.shape}."
-        )
-    opts = _pop_options(kwargs)
-    channel_axis = _resolve_channel_axis(channel_axis, opts.pop("multichannel"), im1.ndim)
-    float_type = _supported_float_type(im1.dtype)
-    spatial = tuple(n for ax, n in enumerate(im1.shape) if ax != channel_axis)
-    if not spatial:
-        raise ValueError(
-            f"the images have shape {im1.shape}: with channel_axis={channel_axis} "
-            "no spatial axis is left; pass channel_axis=None for single-channel data"
-        )
+    setup = _setup(im1.shape, im1.dtype, im2.shape, im2.dtype, win_size, data_range,
+                   channel_axis, gaussian_weights, workers, kwargs)
+    return _score(im1, im2, setup, full, gradient)
 
-    K1 = _non_negative(opts["K1"], "K1")
-    K2 = _non_negative(opts["K2"], "K2")
-    sigma = _non_negative(opts["sigma"], "sigma")
-    use_sample_covariance = bool(opts["use_sample_covariance"])
-    win_size, taps = _window(win_size, gaussian_weights, sigma, spatial)
-    NP = win_size ** len(spatial)
-    if use_sample_covariance and NP == 1:
-        raise ValueError(
-            "use_sample_covariance=True needs more than one pixel per window (it "
-            "divides by N-1); pass a larger win_size or use_sample_covariance=False"
-        )
-    cov_norm = NP / (NP - 1) if use_sample_covariance else 1.0
-    data_range = _data_range(data_range, im1.dtype, im2.dtype)
-    n_threads = resolve_workers(workers)
 
+def _score(im1, im2, setup, full, gradient):
+    """structural_similarity's result for validated NumPy images (no warnings)."""
+    channel_axis, float_type, params = setup
     x, y = _kernel_inputs(im1, im2, float_type)
-    params = _Params(
-        taps=taps,
-        exact=not gaussian_weights and _sums_are_exact(x.dtype, NP),
-        crop=(win_size - 1) // 2,
-        c1=float((K1 * data_range) ** 2),
-        c2=float((K2 * data_range) ** 2),
-        cov_norm=cov_norm,
-        n_threads=n_threads,
-    )
-
     S = np.empty(im1.shape, dtype=np.float64) if full else None
     G = np.empty(im1.shape, dtype=np.float64) if gradient else None
     if channel_axis is None:
@@ -258,8 +228,74 @@ def _uniform_taps(win_size):
     return taps
 
 
+class _Setup(typing.NamedTuple):
+    """A validated call: the channel axis (normalised, or None), the float type
+    of the results, and the kernel parameters."""
+
+    channel_axis: typing.Optional[int]
+    float_type: np.dtype
+    params: _Params
+
+
+def _setup(shape1, dtype1, shape2, dtype2, win_size, data_range, channel_axis,
+           gaussian_weights, workers, kwargs):
+    """Every check and inference of structural_similarity that needs only the
+    shapes and dtypes (not the pixels), in scikit-image's order. Pops kwargs."""
+    if shape1 != shape2:
+        raise ValueError(
+            "Input images must have the same dimensions: "
+            f"im1.shape={shape1} but im2.shape={shape2}."
+        )
+    ndim = len(shape1)
+    opts = _pop_options(kwargs)
+    channel_axis = _resolve_channel_axis(channel_axis, opts.pop("multichannel"), ndim)
+    float_type = _supported_float_type(dtype1)
+    spatial = tuple(n for ax, n in enumerate(shape1) if ax != channel_axis)
+    if not spatial:
+        raise ValueError(
+            f"the images have shape {shape1}: with channel_axis={channel_axis} "
+            "no spatial axis is left; pass channel_axis=None for single-channel data"
+        )
+
+    K1 = _non_negative(opts["K1"], "K1")
+    K2 = _non_negative(opts["K2"], "K2")
+    sigma = _non_negative(opts["sigma"], "sigma")
+    use_sample_covariance = bool(opts["use_sample_covariance"])
+    win_size, taps = _window(win_size, gaussian_weights, sigma, spatial)
+    NP = win_size ** len(spatial)
+    if use_sample_covariance and NP == 1:
+        raise ValueError(
+            "use_sample_covariance=True needs more than one pixel per window (it "
+            "divides by N-1); pass a larger win_size or use_sample_covariance=False"
+        )
+    cov_norm = NP / (NP - 1) if use_sample_covariance else 1.0
+    data_range = _data_range(data_range, dtype1, dtype2)
+    n_threads = resolve_workers(workers)
+    if dtype1.newbyteorder("=") != dtype2.newbyteorder("="):
+        kernel_dtype = float_type  # _kernel_inputs casts both
+    else:
+        kernel_dtype = _kernel_dtype(dtype1)
+    params = _Params(
+        taps=taps,
+        exact=not gaussian_weights and _sums_are_exact(kernel_dtype, NP),
+        crop=(win_size - 1) // 2,
+        c1=float((K1 * data_range) ** 2),
+        c2=float((K2 * data_range) ** 2),
+        cov_norm=cov_norm,
+        n_threads=n_threads,
+    )
+    return _Setup(channel_axis, float_type, params)
+
+
 def _ssim_single(x, y, p, S, G):
     """Mean SSIM of one channel; fills S (the map) and G (the gradient) if given."""
+    total, count = _ssim_sum(x, y, p, S, G)
+    return total / count
+
+
+def _ssim_sum(x, y, p, S, G):
+    """(sum of the SSIM map over the interior, number of interior pixels) of one
+    channel; fills S and G if given. The interior may be empty (a tile)."""
     spatial = x.ndim
     if spatial == 1:  # a 1-D signal is a 1 x n image with no filtering along axis 0
         x, y = x[np.newaxis], y[np.newaxis]
@@ -286,9 +322,10 @@ def _ssim_single(x, y, p, S, G):
     # Below this size, starting threads costs more than it saves (same result).
     n_threads = p.n_threads if x.size >= _MIN_PIXELS_PER_THREAD else 1
     if ndim == 2:
-        total = kernels.ssim_2d(x, y, stat_taps[0], stat_taps[1], crops[0], crops[1],
+        total = kernels.ssim_2d(x, y, stat_taps[0], stat_taps[1],
+                                crops[0], shape[0] - crops[0], crops[1],
                                 scale, p.c1, p.c2, p.cov_norm, smap, tmaps, n_threads,
-                                p.exact)
+                                p.exact, _NONE[1])
     elif ndim == 3:
         total = kernels.ssim_3d(x, y, *stat_taps, *crops,
                                 scale, p.c1, p.c2, p.cov_norm, smap, tmaps, n_threads,
@@ -298,8 +335,7 @@ def _ssim_single(x, y, p, S, G):
 
     if G is not None:
         _gradient(x, y, tmaps, taps, p.n_threads, out=G)
-    count = math.prod([n - 2 * c for n, c in zip(shape, crops)])
-    return total / count
+    return total, math.prod([max(0, n - 2 * c) for n, c in zip(shape, crops)])
 
 
 def _ssim_nd(x, y, taps, scale, crops, p, S, tmaps):
@@ -358,22 +394,39 @@ def _gradient(x, y, tmaps, taps, n_threads, out):
 # Validation and inference
 # ---------------------------------------------------------------------------
 
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _warn(message, category=UserWarning):
+    """warnings.warn pointing at the first caller outside ssimfast, however deep
+    inside the package (structural_similarity, ssim_batch, ...) it is raised."""
+    level, frame = 2, sys._getframe(1)  # stacklevel 2 is _warn's caller
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame = frame.f_back
+        level += 1
+    warnings.warn(message, category, stacklevel=level)
+
+
 def _as_image(a, name):
     a = np.asarray(a)
-    kind = a.dtype.kind
+    _check_image(a.shape, a.dtype, name)
+    return a
+
+
+def _check_image(shape, dtype, name):
+    kind = dtype.kind
     if kind == "c":
         raise TypeError(
-            f"{name} is complex ({a.dtype}); SSIM is defined for real images: "
+            f"{name} is complex ({dtype}); SSIM is defined for real images: "
             "pass its magnitude (np.abs) or real part"
         )
     if kind not in "biuf":
         raise TypeError(
-            f"{name} has dtype {a.dtype}, which SSIM cannot score: pass an array of "
+            f"{name} has dtype {dtype}, which SSIM cannot score: pass an array of "
             "bool, integer or floating-point values"
         )
-    if a.ndim == 0:
+    if len(shape) == 0:
         raise ValueError(f"{name} is a 0-d array (a scalar); SSIM needs an image or signal")
-    return a
 
 
 def _pop_options(kwargs):
@@ -394,11 +447,10 @@ def _pop_options(kwargs):
 def _resolve_channel_axis(channel_axis, multichannel, ndim):
     if multichannel is not None:
         implied = -1 if multichannel else None
-        warnings.warn(
+        _warn(
             "`multichannel` is deprecated (removed from scikit-image): use "
             f"channel_axis={implied} instead",
             FutureWarning,
-            stacklevel=3,
         )
         if channel_axis is None:
             channel_axis = implied
@@ -514,20 +566,18 @@ def _data_range(data_range, dtype1, dtype2):
             "note). It is recommended that you always specify the data_range anyway."
         )
     if dtype1 != dtype2:
-        warnings.warn(
-            "Inputs have mismatched dtypes. Setting data_range based on im1.dtype.",
-            stacklevel=3,
+        _warn(
+            "Inputs have mismatched dtypes. Setting data_range based on im1.dtype."
         )
     if dtype1.kind == "b":
         return 1
     lowest, highest = _integer_limits(dtype1)
     data_range = highest - lowest
     if dtype1 != np.uint8:
-        warnings.warn(
+        _warn(
             "Setting data_range based on im1.dtype. "
             f"data_range = {data_range:.0f}. "
-            "Please specify data_range explicitly to avoid mistakes.",
-            stacklevel=3,
+            "Please specify data_range explicitly to avoid mistakes."
         )
     return data_range
 

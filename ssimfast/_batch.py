@@ -1,0 +1,136 @@
+"""ssim_batch: many pairs at once, in parallel threads (the kernels release the GIL)."""
+import concurrent.futures
+
+import numpy as np
+
+from ssimfast._ssim import _as_image, _score, _setup
+from ssimfast._threads import resolve_workers
+
+__all__ = ["ssim_batch"]
+
+
+def _pairs(ims1, ims2):
+    """The pairs as a list of (im1, im2) NumPy arrays, shapes checked, before any scoring."""
+    stacked = isinstance(ims1, np.ndarray) and isinstance(ims2, np.ndarray)
+    if stacked:
+        if ims1.ndim < 2 or ims1.shape != ims2.shape:
+            raise ValueError(
+                "stacked batches must have the same shape (N, ...) with a leading batch "
+                f"axis and at least one image axis; got ims1.shape={ims1.shape} and "
+                f"ims2.shape={ims2.shape}"
+            )
+        return [(ims1[i], ims2[i]) for i in range(ims1.shape[0])]
+    try:
+        n1, n2 = len(ims1), len(ims2)
+    except TypeError:
+        raise TypeError(
+            "ssim_batch takes two arrays with a leading batch axis (N, ...) or two "
+            f"sequences of images; got {type(ims1).__name__} and {type(ims2).__name__}"
+        ) from None
+    if n1 != n2:
+        raise ValueError(f"ims1 holds {n1} images but ims2 holds {n2}; pass one im2 per im1")
+    pairs = []
+    for i, (a, b) in enumerate(zip(ims1, ims2)):
+        try:
+            a, b = _as_image(a, "im1"), _as_image(b, "im2")
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"pair {i}: {exc}") from exc
+        if a.shape != b.shape:
+            raise ValueError(
+                f"pair {i}: the images differ in shape: ims1[{i}].shape={a.shape} "
+                f"but ims2[{i}].shape={b.shape}"
+            )
+        pairs.append((a, b))
+    return pairs
+
+
+def ssim_batch(ims1, ims2, *, win_size=None, data_range=None, channel_axis=None,
+               gaussian_weights=False, full=False, gradient=False, workers=None,
+               progress=None, **kwargs):
+    """Mean SSIM of many image pairs, pairs scored in parallel.
+
+    Parameters
+    ----------
+    ims1, ims2 : ndarray or sequence of array_like
+        Either two arrays of one shape with a leading batch axis, (N, ...),
+        pair i being ``ims1[i], ims2[i]``; or two sequences of N images, pair i
+        of one shape, pairs of any sizes (and dtypes).
+    workers : int or None, optional
+        Threads in all (as for structural_similarity). Pairs are spread over
+        them; if there are fewer pairs than threads, each pair gets several.
+        The scores do not depend on it.
+    progress : callable or None, optional
+        Called as ``progress(done, total)`` in the calling thread after each
+        pair is scored, in completion order.
+    full, gradient : bool, optional
+        Also return the per-pair SSIM maps and/or gradients, as lists.
+    win_size, data_range, channel_axis, gaussian_weights, **kwargs
+        As for :func:`ssimfast.structural_similarity` (K1, K2, sigma,
+        use_sample_covariance), the same for every pair.
+
+    Returns
+    -------
+    scores : ndarray of float64, shape (N,)
+        ``structural_similarity(ims1[i], ims2[i], **options)`` for each i,
+        bit for bit.
+    grads : list of ndarray
+        Only with `gradient`.
+    maps : list of ndarray
+        Only with `full`.
+
+    Raises
+    ------
+    ValueError, TypeError
+        As structural_similarity, with the index of the pair at fault
+        ("pair 3: ..."). Every pair's shapes, dtypes and options are checked
+        before any pair is scored, in the calling thread (where warnings,
+        such as an inferred data_range, point at the caller).
+    """
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be callable as progress(done, total), got {progress!r}")
+    pairs = _pairs(ims1, ims2)
+    total = len(pairs)
+    n_threads = resolve_workers(workers)
+    pair_threads = max(1, min(n_threads, total))
+    per_call = max(1, n_threads // pair_threads)
+
+    checked = {}  # pairs of one shape and dtypes share a setup (and warn once)
+
+    def setup(i, a, b):
+        key = (a.shape, a.dtype, b.shape, b.dtype)
+        if key not in checked:
+            try:
+                checked[key] = _setup(*key, win_size, data_range, channel_axis,
+                                      gaussian_weights, per_call, dict(kwargs))
+            except (TypeError, ValueError) as exc:
+                raise type(exc)(f"pair {i}: {exc}") from exc
+        return checked[key]
+
+    setups = [setup(i, a, b) for i, (a, b) in enumerate(pairs)]
+
+    def score(i):
+        a, b = pairs[i]
+        return _score(a, b, setups[i], full, gradient)
+
+    results = [None] * total
+    with concurrent.futures.ThreadPoolExecutor(max_workers=pair_threads) as pool:
+        futures = {pool.submit(score, i): i for i in range(total)}
+        try:
+            for done, future in enumerate(concurrent.futures.as_completed(futures), start=1):
+                results[futures[future]] = future.result()
+                if progress is not None:
+                    progress(done, total)
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+
+    if not (full or gradient):
+        return np.array([float(r) for r in results], dtype=np.float64)
+    scores = np.array([float(r[0]) for r in results], dtype=np.float64)
+    out = (scores,)
+    if gradient:
+        out += ([r[1] for r in results],)
+    if full:
+        out += ([r[-1] for r in results],)
+    return out
