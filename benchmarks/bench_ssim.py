@@ -174,6 +174,7 @@ def header_info(quick, repeat):
         "scikit-image": skimage.__version__, "ssimfast": ssimfast.__version__,
         "openmp": bool(kernels.openmp_enabled()),
         "build": "native (-march=native)" if kernels.native_build() else "portable",
+        "kernels": kernels.target(),
         "threads": max(1, kernels.max_threads()), "cpu": cpu, "cpu_count": os.cpu_count(),
         "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
         "quick": quick, "repeat": repeat,

@@ -17,4 +17,5 @@ cdef extern from *:
     # pointer argument: without it gcc refuses to vectorise loops that write
     # four accumulators while reading uint8 rows (char types alias anything).
     ctypedef double* double_rp "double * __restrict__"
+    ctypedef float* float_rp "float * __restrict__"
     ctypedef const double* const_double_rp "const double * __restrict__"

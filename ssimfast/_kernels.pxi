@@ -20,7 +20,9 @@ from cython.parallel cimport prange
 from libc.stdlib cimport free, malloc
 from libc.string cimport memset
 
-from ssimfast._fused cimport pixel_t, double_rp
+from libc.stdint cimport uint8_t
+
+from ssimfast._fused cimport pixel_t, double_rp, float_rp
 from ssimfast._openmp cimport (
     SSIMFAST_NATIVE_BUILD,
     SSIMFAST_OPENMP_ENABLED,
@@ -495,6 +497,113 @@ cdef inline void _store(const double* srow, Py_ssize_t lo, Py_ssize_t hi,
 
 
 # ---------------------------------------------------------------------------
+# Single-precision window sums for uint8 input with a uniform window
+#
+# Every window sum of x, y, x*x + y*y and x*y of uint8 pixels is an integer;
+# below 2**24 (NP * 2 * 255**2 < 2**24: up to 129 pixels per window) float
+# holds it and every partial sum exactly. Such sums are the same numbers as
+# the double path's, converted to double before the SSIM formula, so the
+# results are bit-identical; vectors hold twice as many of them.
+# ---------------------------------------------------------------------------
+
+cdef inline void _slide_sums_f(const uint8_t* xn, const uint8_t* yn,
+                               const uint8_t* xo, const uint8_t* yo,
+                               float_rp s0, float_rp s1, float_rp s2, float_rp s3,
+                               Py_ssize_t n) noexcept nogil:
+    """_slide_products on float sums."""
+    cdef Py_ssize_t j
+    cdef float a, b, c, d
+    for j in range(n):
+        a = <float> xn[j]
+        b = <float> yn[j]
+        c = <float> xo[j]
+        d = <float> yo[j]
+        s0[j] += a - c
+        s1[j] += b - d
+        s2[j] += (a * a + b * b) - (c * c + d * d)
+        s3[j] += a * b - c * d
+
+
+cdef inline void _add_sums_f(const uint8_t* x, const uint8_t* y,
+                             float_rp s0, float_rp s1, float_rp s2, float_rp s3,
+                             Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t j
+    cdef float a, b
+    for j in range(n):
+        a = <float> x[j]
+        b = <float> y[j]
+        s0[j] += a
+        s1[j] += b
+        s2[j] += a * a + b * b
+        s3[j] += a * b
+
+
+cdef void _window_sums_f(const char* xb, Py_ssize_t xstep, Py_ssize_t xcol,
+                         const char* yb, Py_ssize_t ystep, Py_ssize_t ycol,
+                         Py_ssize_t n, Py_ssize_t centre, Py_ssize_t ntaps,
+                         uint8_t* xscratch, uint8_t* yscratch, Py_ssize_t* tags,
+                         float* v, Py_ssize_t vstride, Py_ssize_t W,
+                         Py_ssize_t c0, Py_ssize_t c1) noexcept nogil:
+    """_window_products with unit taps, on float sums (see _window_products)."""
+    cdef Py_ssize_t k, t, h = ntaps // 2, m = c1 - c0
+    cdef const uint8_t* xr
+    cdef const uint8_t* yr
+    v = v + c0
+    for t in range(4):
+        memset(v + t * vstride, 0, m * sizeof(float))
+    for k in range(ntaps):
+        _rows_at(xb, xstep, xcol, yb, ystep, ycol, _reflect(centre + k - h, n), ntaps, 0,
+                 xscratch, yscratch, tags, W, c0, m, &xr, &yr)
+        _add_sums_f(xr, yr, v, v + vstride, v + 2 * vstride, v + 3 * vstride, m)
+
+
+cdef inline void _pad_reflect_f(float* row, Py_ssize_t n, Py_ssize_t r,
+                                bint left, bint right) noexcept nogil:
+    """_pad_reflect for a float row."""
+    cdef Py_ssize_t j
+    for j in range(1, r + 1):
+        if left:
+            row[-j] = row[_reflect(-j, n)]
+        if right:
+            row[n - 1 + j] = row[_reflect(n - 1 + j, n)]
+
+
+cdef inline void _box_f(const float* s, Py_ssize_t ntaps, float_rp dst,
+                        Py_ssize_t n) noexcept nogil:
+    """dst[j] = s[j] + ... + s[j + ntaps - 1] for j < n (exact: any order)."""
+    cdef Py_ssize_t j, k
+    if ntaps == 7:
+        for j in range(n):
+            dst[j] = ((s[j] + s[j + 1]) + (s[j + 2] + s[j + 3])) + ((s[j + 4] + s[j + 5]) + s[j + 6])
+        return
+    memset(dst, 0, n * sizeof(float))
+    for k in range(ntaps):
+        for j in range(n):
+            dst[j] += s[j + k]
+
+
+cdef inline void _finish_row_f(float* v, Py_ssize_t vstride, Py_ssize_t W, Py_ssize_t ntaps,
+                               float* h, double_rp srow, Py_ssize_t lo, Py_ssize_t hi,
+                               double scale, double c1, double c2,
+                               double cov_norm) noexcept nogil:
+    """_finish_row on float window sums (no gradient terms)."""
+    cdef Py_ssize_t s, j, r = ntaps // 2
+    cdef double a1, a2, b1, b2
+    for s in range(4):
+        _pad_reflect_f(v + s * vstride, W, r, lo < r, hi + r > W)
+        _box_f(v + s * vstride + lo - r, ntaps, h + s * W + lo, hi - lo)
+    for j in range(lo, hi):
+        srow[j] = _ssim_terms((<double> h[j]) * scale, (<double> h[W + j]) * scale,
+                              (<double> h[2 * W + j]) * scale, (<double> h[3 * W + j]) * scale,
+                              c1, c2, cov_norm, &a1, &a2, &b1, &b2)
+
+
+cdef inline bint _float_sums_exact(Py_ssize_t n0, Py_ssize_t n1) noexcept nogil:
+    """Every window sum of uint8 statistics is exact in float (see above)."""
+    return n0 * n1 * 2 * 255 * 255 < (1 << 24)
+
+
+# ---------------------------------------------------------------------------
 # 2-D (and 1-D as 1 x n): one pass over rows
 # ---------------------------------------------------------------------------
 
@@ -506,12 +615,15 @@ cdef void _ssim_row_2d(const char* xb, const char* yb, Py_ssize_t xs0, Py_ssize_
                        double* v, Py_ssize_t vstride, double* h, double* srow,
                        Py_ssize_t lo, Py_ssize_t hi, double scale,
                        double c1, double c2, double cov_norm,
-                       double* t1, double* t2, double* t3, bint running, bint slide) noexcept nogil:
+                       double* t1, double* t2, double* t3, bint running, bint slide,
+                       bint single) noexcept nogil:
     """SSIM of output row i into srow[lo:hi]: the window's input rows along
     axis 0, then _finish_row along axis 1.
 
     running: v keeps exact window sums from row to row; with slide, v holds
     those of row i - 1 and moves down one row, else they are summed afresh.
+    single: (uint8, running, no gradient, _float_sums_exact) v and h hold
+    float sums, in the same space.
     """
     cdef Py_ssize_t j0 = lo, j1, r0 = n0 // 2, r1 = n1 // 2
     cdef Py_ssize_t c0 = max(0, lo - r1), c1_ = min(W, hi + r1)
@@ -522,6 +634,25 @@ cdef void _ssim_row_2d(const char* xb, const char* yb, Py_ssize_t xs0, Py_ssize_
     cdef const pixel_t* yn
     cdef const pixel_t* xo
     cdef const pixel_t* yo
+    cdef float* vf = (<float*> (v - r1)) + r1  # float rows, same room for padding
+    if pixel_t is uint8_t:
+        if single:
+            if slide:
+                _rows_at(xb, xs0, xs1, yb, ys0, ys1, _reflect(i - r0 - 1, H), n0, 0,
+                         xscratch, yscratch, tags, W, c0, c1_ - c0, &xo, &yo)
+                _rows_at(xb, xs0, xs1, yb, ys0, ys1, _reflect(i + r0, H), n0, 1,
+                         xscratch, yscratch, tags, W, c0, c1_ - c0, &xn, &yn)
+                _slide_sums_f(xn, yn, xo, yo, vf + c0, vf + vstride + c0,
+                              vf + 2 * vstride + c0, vf + 3 * vstride + c0, c1_ - c0)
+            else:
+                _window_sums_f(xb, xs0, xs1, yb, ys0, ys1, H, i, n0, xscratch, yscratch,
+                               tags, vf, vstride, W, c0, c1_)
+            while j0 < hi:
+                j1 = min(hi, j0 + strip)
+                _finish_row_f(vf, vstride, W, n1, <float*> h, srow, j0, j1, scale,
+                              c1, c2, cov_norm)
+                j0 = j1
+            return
     if running:
         if slide:
             _rows_at(xb, xs0, xs1, yb, ys0, ys1, _reflect(i - r0 - 1, H), n0, 0,
@@ -610,6 +741,7 @@ def ssim_2d(const pixel_t[:, :] x, const pixel_t[:, :] y,
     cdef char* sb = <char*> &smap[0, 0] if want_map else NULL
     cdef Py_ssize_t ss0 = smap.strides[0], ss1 = smap.strides[1]
     cdef bint direct = want_map and ss1 == sizeof(double)
+    cdef bint single = running and not want_grad and _float_sums_exact(n0, n1)
     cdef Py_ssize_t tid
     cdef double* base
     cdef double* cache
@@ -631,7 +763,7 @@ def ssim_2d(const pixel_t[:, :] x, const pixel_t[:, :] y,
                      scale, c1, c2, cov_norm,
                      t1, t1 + H * W if want_grad else NULL,
                      t1 + 2 * H * W if want_grad else NULL,
-                     running, last_row[tid] == i - 1)
+                     running, last_row[tid] == i - 1, single)
         last_row[tid] = i
         if want_map and not direct:
             _store(srow, 0, W, sb + i * ss0, ss1)
@@ -644,6 +776,65 @@ def ssim_2d(const pixel_t[:, :] x, const pixel_t[:, :] y,
             rowsums_out[i] = rowsums[i]
     free(block)
     return total
+
+
+def ssim_2d_batch(const pixel_t[:, :, :] x, const pixel_t[:, :, :] y,
+                  const double[::1] taps0, const double[::1] taps1,
+                  Py_ssize_t crop0, Py_ssize_t crop1,
+                  double scale, double c1, double c2, double cov_norm,
+                  double[::1] totals, int n_threads, bint running):
+    """ssim_2d's mean-only sum for each pair of a stack: totals[k] for x[k], y[k].
+
+    Pairs are spread over the threads, each pair computed by one thread with
+    the same row function and the same order of additions as ssim_2d, so every
+    total is bit-identical to ssim_2d's (whatever n_threads).
+    """
+    cdef Py_ssize_t N = x.shape[0], H = x.shape[1], W = x.shape[2]
+    cdef Py_ssize_t n0 = taps0.shape[0], n1 = taps1.shape[0], r1 = n1 // 2
+    cdef Py_ssize_t vstride = _round_up(W + 2 * r1)
+    cdef Py_ssize_t cache_rows = max(n0 + 1, 4)
+    cdef Py_ssize_t ntags = n0 + 1
+    # Per thread: ssim_2d's scratch, then H row sums, then the cache tags.
+    cdef Py_ssize_t per_thread = 4 * vstride + 5 * W + 2 * cache_rows * W + 16 + _round_up(H)
+    per_thread += _round_up(ntags)  # (tags are as wide as doubles)
+    n_threads = max(1, min(n_threads, N))
+    cdef void* block = malloc((n_threads * per_thread + 8) * sizeof(double))
+    if block == NULL:
+        raise MemoryError(f"ssim_2d_batch: no memory for {n_threads} x {per_thread} doubles")
+    cdef double* work = _aligned(block)
+    cdef Py_ssize_t xs0 = x.strides[1], xs1 = x.strides[2]
+    cdef Py_ssize_t ys0 = y.strides[1], ys1 = y.strides[2]
+    cdef const char* xb
+    cdef const char* yb
+    cdef Py_ssize_t k, i, t, tid
+    cdef double* base
+    cdef double* rowsums
+    cdef Py_ssize_t* tags
+    cdef double total
+    cdef bint single = running and _float_sums_exact(n0, n1)
+    for k in prange(N, nogil=True, num_threads=n_threads, schedule="dynamic"):
+        tid = _thread_id()
+        base = work + tid * per_thread
+        rowsums = base + 4 * vstride + 5 * W + 2 * cache_rows * W + 16
+        tags = <Py_ssize_t*> (rowsums + _round_up(H))
+        for t in range(ntags):
+            tags[t] = -1  # empty cache slots: a new pair
+        xb = <const char*> &x[k, 0, 0]
+        yb = <const char*> &y[k, 0, 0]
+        for i in range(crop0, H - crop0):
+            _ssim_row_2d(xb, yb, xs0, xs1, ys0, ys1, H, W, i,
+                         <pixel_t*> (base + 4 * vstride + 5 * W),
+                         <pixel_t*> (base + 4 * vstride + 5 * W + cache_rows * W),
+                         tags, &taps0[0], n0, &taps1[0], n1,
+                         base + r1, vstride, base + 4 * vstride, base + 4 * vstride + 4 * W,
+                         crop1, W - crop1, scale, c1, c2, cov_norm, NULL, NULL, NULL,
+                         running, i > crop0, single)
+            rowsums[i] = _sum(base + 4 * vstride + 4 * W, crop1, W - crop1)
+        total = 0.0
+        for i in range(crop0, H - crop0):
+            total = total + rowsums[i]
+        totals[k] = total
+    free(block)
 
 
 # ---------------------------------------------------------------------------

@@ -59,9 +59,36 @@ def test_progress_callback_counts_every_pair_in_the_calling_thread():
         calls.append((done, total))
         threads.add(threading.get_ident())
 
-    ssimfast.ssim_batch(ims1, ims2, workers=2, progress=progress)
+    ssimfast.ssim_batch(list(ims1), list(ims2), workers=2, progress=progress)  # pair by pair
     assert calls == [(i, 9) for i in range(1, 10)]
     assert threads == {threading.get_ident()}
+
+
+def test_progress_of_a_large_stack_comes_in_groups():
+    ims1, ims2 = _stack(n=150, size=16)
+    calls = []
+    scores = ssimfast.ssim_batch(ims1, ims2, win_size=3, progress=lambda d, t: calls.append((d, t)))
+    assert calls == [(64, 150), (128, 150), (150, 150)]
+    assert scores.tolist() == [float(ssimfast.structural_similarity(a, b, win_size=3))
+                               for a, b in zip(ims1, ims2)]
+
+
+@pytest.mark.parametrize("layout", ["fortran", "strided", "float32", "bool"])
+def test_stack_layouts_and_dtypes_bit_identical(layout):
+    ims1, ims2 = _stack(n=5, size=40)
+    options = {}
+    if layout == "fortran":
+        ims1, ims2 = np.asfortranarray(ims1), np.asfortranarray(ims2)
+    elif layout == "strided":
+        ims1, ims2 = ims1[::2, ::2, 1::3], ims2[::2, ::2, 1::3]
+    elif layout == "float32":
+        ims1, ims2 = ims1.astype(np.float32), ims2.astype(np.float32)
+        options = {"data_range": 255, "gaussian_weights": True}
+    else:
+        ims1, ims2 = ims1 > 127, ims2 > 127
+    scores = ssimfast.ssim_batch(ims1, ims2, **options)
+    assert scores.tolist() == [float(ssimfast.structural_similarity(a, b, **options))
+                               for a, b in zip(ims1, ims2)]
 
 
 def test_empty_batch():
