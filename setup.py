@@ -2,10 +2,12 @@
 
 Environment variables (all optional):
 
-SSIMFAST_PORTABLE=1   build for any CPU of the target architecture (no -march=native);
-                      use this for wheels that run on other machines. On x86-64 the
-                      kernels are then compiled three times, for the baseline, AVX2
-                      and AVX-512, and ssimfast picks one at import (_extension.py).
+SSIMFAST_NATIVE=1     build only for the CPU of this machine (-march=native). The
+                      result may not run on other machines.
+                      Default: a portable build. On x86-64 (gcc, clang) the kernels
+                      are compiled three times, for the baseline, AVX2 and AVX-512,
+                      and ssimfast picks the fastest the CPU runs at import
+                      (ssimfast/_extension.py); all three compute the same bits.
 SSIMFAST_OPENMP=0     build without OpenMP (serial kernels);
 SSIMFAST_OPENMP=1     fail the build if the compiler has no working OpenMP.
                       Default: use OpenMP if a test program compiles, links and runs.
@@ -99,15 +101,13 @@ class BuildExt(build_ext):
         link_args = []
         macros = []
 
-        portable = _env_flag("SSIMFAST_PORTABLE", "0") == "1"
-        native = False
-        if not portable and self.compiler.compiler_type != "msvc":
-            if _compiles(self.compiler, "int main(void){return 0;}\n", ["-march=native"]) is not None:
-                compile_args.append("-march=native")
-                macros.append(("SSIMFAST_NATIVE", "1"))
-                native = True
-            else:
-                print("ssimfast: the compiler rejects -march=native; building portable code")
+        native = _env_flag("SSIMFAST_NATIVE", "0") == "1"
+        if native:
+            if (self.compiler.compiler_type == "msvc" or _compiles(
+                    self.compiler, "int main(void){return 0;}\n", ["-march=native"]) is None):
+                raise SystemExit("ssimfast: SSIMFAST_NATIVE=1 but the compiler rejects -march=native")
+            compile_args.append("-march=native")
+            macros.append(("SSIMFAST_NATIVE", "1"))
         # A native build already uses every instruction this CPU has; otherwise,
         # on x86-64 with gcc or clang, add the variants the compiler can build.
         variants = []
@@ -146,6 +146,8 @@ class BuildExt(build_ext):
             ext.extra_compile_args = compile_args + list(ext.extra_compile_args)
             ext.extra_link_args = link_args + list(ext.extra_link_args)
             ext.define_macros = macros + list(ext.define_macros)
+        if self.parallel is None:  # the variants compile side by side
+            self.parallel = os.cpu_count() or 1
         super().build_extensions()
 
 

@@ -72,7 +72,8 @@ def bench(sizes=((512, 512), (2160, 3840)), repeat=5, file=None):
     print(f"ssimfast {__version__}, scikit-image {skimage.__version__}, numpy {np.__version__}, "
           f"Python {platform.python_version()}", file=out)
     print(f"OpenMP: {'yes' if kernels.openmp_enabled() else 'no'}, "
-          f"{'native' if kernels.native_build() else 'portable'} build, "
+          f"{'native' if kernels.native_build() else 'portable'} build "
+          f"(kernels: {kernels.target()}), "
           f"{resolve_workers(None)} threads", file=out)
     print(f"speed = scikit-image time / ssimfast time (medians of {repeat} interleaved runs)\n",
           file=out)

@@ -5,7 +5,7 @@ CPU, ``_ssim_avx2`` and ``_ssim_avx512``. All compute the same bits (FMA
 contraction is off in each); the wider ones are faster. The environment
 variable ``SSIMFAST_KERNELS`` picks one by name ('baseline', 'avx2', 'avx512');
 by default ssimfast takes the fastest that this CPU runs. A native build
-(-march=native, the default of ``pip install -e .``) holds only ``_ssim_cy``.
+(``SSIMFAST_NATIVE=1 pip install .``, -march=native) holds only ``_ssim_cy``.
 """
 import importlib
 import importlib.util
