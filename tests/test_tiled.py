@@ -8,7 +8,7 @@ import ssimfast
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import crop_center, distort, real_image
+from helpers import distort, real_image
 
 GAUSS = {"gaussian_weights": True, "sigma": 1.5, "use_sample_covariance": False}
 
