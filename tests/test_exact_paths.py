@@ -1,9 +1,11 @@
-"""The fast paths against the plain one, bit for bit.
+"""The fast 2-D paths against the plain N-D one, bit for bit.
 
 For integer input with a uniform window the 2-D kernel adds exact integer
 window sums: in float where they fit (uint8, windows up to 129 pixels), else
-in double, sliding them from row to row. The N-D path filters every axis in
-double, in tap order. All give the same integers, hence the same map bits.
+in double, sliding them from row to row. Otherwise it filters 7- and 11-tap
+windows in one expression per output and others 4 taps per pass. The N-D path
+filters every axis in double, in tap order, whole arrays at a time. All must
+give the same map, bit for bit.
 """
 import numpy as np
 from hypothesis import given, settings
@@ -12,43 +14,44 @@ from hypothesis import strategies as st
 import ssimfast._ssim as S
 
 
-def _nd_map(a, b, win):
-    """The SSIM map of the generic N-D path (double window sums, no sliding)."""
-    setup = S._setup(a.shape, a.dtype, b.shape, b.dtype, win, 255 if a.dtype != bool else 1,
-                     None, False, 1, {})
+def _maps(a, b, win, gaussian, sigma):
+    """(2-D kernel map, N-D path map) for one 2-D pair."""
+    data_range = 1 if a.dtype == bool else 255
+    setup = S._setup(a.shape, a.dtype, b.shape, b.dtype, win, data_range, None, gaussian, 1,
+                     {"sigma": sigma, "use_sample_covariance": False})
     p = setup.params
     x, y = S._kernel_inputs(a, b, setup.float_type)
-    smap = np.empty(a.shape)
+    fast = np.empty(a.shape)
+    S._ssim_sum(x, y, p, fast, None)
     n = p.taps.shape[0]
     taps = [S._unit_taps(n)] * 2 if p.exact else [p.taps] * 2
-    S._ssim_nd(x, y, taps, 1.0 / (n * n) if p.exact else 1.0, [p.crop] * 2, p, smap, S._NONE[3])
-    return smap
+    plain = np.empty(a.shape)
+    S._ssim_nd(x, y, taps, 1.0 / (n * n) if p.exact else 1.0, [p.crop] * 2, p, plain, S._NONE[3])
+    return fast, plain
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(h=st.integers(1, 40), w=st.integers(1, 70), win=st.sampled_from([1, 3, 5, 7, 9, 11, 13]),
-       dtype=st.sampled_from(["uint8", "bool", "uint16"]), seed=st.integers(0, 2**16))
-def test_kernel_map_equals_nd_path(h, w, win, dtype, seed):
+       dtype=st.sampled_from(["uint8", "bool", "uint16", "int16", "float32", "float64"]),
+       gaussian=st.booleans(), sigma=st.sampled_from([0.5, 1.0, 1.5, 2.0]),
+       strided=st.booleans(), seed=st.integers(0, 2**16))
+def test_kernel_map_equals_nd_path(h, w, win, dtype, gaussian, sigma, strided, seed):
+    rng = np.random.default_rng(seed)
     if min(h, w) < win:
         return
-    rng = np.random.default_rng(seed)
-    high = {"uint8": 256, "bool": 2, "uint16": 65536}[dtype]
-    a = rng.integers(0, high, (h, w)).astype(dtype)
-    b = rng.integers(0, high, (h, w)).astype(dtype)
-    setup = S._setup(a.shape, a.dtype, b.shape, b.dtype, win, 255 if dtype != "bool" else 1,
-                     None, False, 1, {"use_sample_covariance": win > 1})
-    smap = np.empty((h, w))
-    x, y = S._kernel_inputs(a, b, setup.float_type)
-    S._ssim_sum(x, y, setup.params, smap, None)
-    ref = _nd_map(a, b, win) if win > 1 else None
-    if ref is not None:
-        assert np.array_equal(smap, ref)
-    # Saturated extremes: the largest sums the float path must hold exactly.
-    if dtype == "uint8" and min(h, w) >= win:
-        a[:] = 255
-        b[:] = 255
-        b[::2] = 0
-        smap = np.empty((h, w))
-        S._ssim_sum(a, b, setup.params, smap, None)
-        if win > 1:
-            assert np.array_equal(smap, _nd_map(a, b, win))
+    high = {"bool": 2, "uint16": 65536, "int16": 32768}.get(dtype, 256)
+    a = rng.integers(0, high, (h, 2 * w)).astype(dtype)
+    b = rng.integers(0, high, (h, 2 * w)).astype(dtype)
+    a, b = (a[:, ::2], b[:, 1::2]) if strided else (a[:, :w], b[:, :w])
+    fast, plain = _maps(a, b, win, gaussian, sigma)
+    assert np.array_equal(fast, plain)
+
+
+def test_saturated_uint8_sums_are_exact_in_float():
+    """The largest window sums the float path holds: 255 everywhere against 255/0 stripes."""
+    a = np.full((40, 50), 255, np.uint8)
+    b = a.copy()
+    b[::2] = 0
+    for win in (3, 7, 11, 13):
+        fast, plain = _maps(a, b, win, False, 1.5)
+        assert np.array_equal(fast, plain)
