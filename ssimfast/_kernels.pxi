@@ -84,6 +84,8 @@ cdef inline double* _aligned(void* p) noexcept nogil:
 cdef inline Py_ssize_t _reflect(Py_ssize_t i, Py_ssize_t n) noexcept nogil:
     """Map index i into [0, n) as scipy.ndimage's 'reflect' mode: d c b a | a b c d | d c b a."""
     cdef Py_ssize_t period = 2 * n
+    if 0 <= i < n:  # the common case, without a division
+        return i
     if n == 1:
         return 0
     i = i % period
