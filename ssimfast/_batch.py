@@ -1,9 +1,8 @@
 """ssim_batch: many pairs at once, in parallel threads (the kernels release the GIL)."""
 import concurrent.futures
+import math
 
 import numpy as np
-
-import math
 
 from ssimfast._extension import kernels
 from ssimfast._ssim import _as_image, _kernel_inputs, _score, _setup, _unit_taps
@@ -113,8 +112,9 @@ def ssim_batch(ims1, ims2, *, win_size=None, data_range=None, channel_axis=None,
         return checked[key]
 
     setups = [setup(i, a, b) for i, (a, b) in enumerate(pairs)]
-    if (len(checked) == 1 and isinstance(ims1, np.ndarray) and ims1.ndim == 3
-            and setups[0].channel_axis is None and not (full or gradient)):
+    stacked = isinstance(ims1, np.ndarray) and isinstance(ims2, np.ndarray)
+    if (stacked and ims1.ndim == 3 and total and setups[0].channel_axis is None
+            and not (full or gradient)):
         return _stack_scores(ims1, ims2, setups[0], n_threads, progress)
 
     def score(i):

@@ -199,6 +199,7 @@ def _band_sums(im1, im2, setup, axes, tile, map_out):
             keep[axes[0]] = slice(b0 - r0, b1 - r0)
             index[axes[0]] = slice(b0, b1)
             map_out[tuple(index)] = smap[tuple(keep)].astype(float_type, copy=False)
+        del x, y, xc, yc, smap  # before the next band is read: one band in memory at a time
     # In row order from 0.0, as ssim_2d adds them (accumulate is sequential).
     inner = rowsums[:, crop:H - crop]
     return np.add.accumulate(inner, axis=1)[:, -1] if inner.shape[1] else np.zeros(channels)
@@ -238,6 +239,7 @@ def _tile_sums_nd(im1, im2, setup, axes, tile, map_out):
         else:
             sums += _tile_sums_and_map(x, y, setup, tuple(core), map_out,
                                        tuple(write_src), tuple(write_dst))
+        del x, y  # before the next tile is read
     return sums
 
 

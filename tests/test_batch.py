@@ -91,6 +91,11 @@ def test_stack_layouts_and_dtypes_bit_identical(layout):
                                for a, b in zip(ims1, ims2)]
 
 
+def test_a_stack_beside_a_list():
+    ims1, ims2 = _stack(n=3, size=20)
+    assert ssimfast.ssim_batch(ims1, list(ims2)).tolist() == ssimfast.ssim_batch(ims1, ims2).tolist()
+
+
 def test_empty_batch():
     assert ssimfast.ssim_batch([], []).shape == (0,)
 

@@ -133,3 +133,24 @@ def test_short_raw_file_is_a_clear_error(tmp_path):
                                          r"\(100, 100\) and dtype uint16 needs 20000"):
         ssimfast.open_memmap(path, (100, 100), np.uint16)
     assert ssimfast.open_memmap(path, (10, 50), np.uint16).shape == (10, 50)
+
+
+def test_memory_holds_one_band_at_a_time(tmp_path):
+    """Peak NumPy memory (tracemalloc) is about one band of each image, not the image."""
+    import tracemalloc
+
+    rng = np.random.default_rng(5)
+    shape = (2048, 1024)
+    paths = []
+    for name in ("a", "b"):
+        paths.append(tmp_path / f"{name}.raw")
+        rng.integers(0, 256, shape, dtype=np.uint8).tofile(paths[-1])
+    m1, m2 = (ssimfast.open_memmap(p, shape, np.uint8) for p in paths)
+    tracemalloc.start()
+    try:
+        ssimfast.ssim_tiled(m1, m2, tile=128)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    band = (128 + 6) * shape[1]  # rows of one band with its halo, uint8
+    assert peak < 2 * band + (256 << 10), f"peak {peak} bytes for bands of {band}"
