@@ -6,6 +6,7 @@ Array tests compute with the synchronous scheduler (one thread, no cluster);
 ssim_files runs on a real two-process LocalCluster.
 """
 import functools
+import os
 import warnings
 
 import numpy as np
@@ -255,9 +256,15 @@ def test_ssim_files_bad_options_checked_at_once():
 def client():
     # set_as_default=False: the client is used only where a test passes it
     # (or makes it current), so other tests see no client.
+    # Starting worker processes sets OMP_NUM_THREADS=1 (and more) in this
+    # process's os.environ; put it back, or later tests see a thread count that
+    # the already-started OpenMP runtime does not have.
+    saved = dict(os.environ)
     with (distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                    dashboard_address=None) as cluster,
           distributed.Client(cluster, set_as_default=False) as c):
+        os.environ.clear()
+        os.environ.update(saved)
         yield c
 
 
