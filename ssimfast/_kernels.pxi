@@ -17,10 +17,9 @@
 import numpy as np
 
 from cython.parallel cimport prange
+from libc.stdint cimport uint8_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memset
-
-from libc.stdint cimport uint8_t
 
 from ssimfast._fused cimport pixel_t, double_rp, float_rp
 from ssimfast._openmp cimport (
@@ -74,6 +73,28 @@ cdef enum:
 cdef inline Py_ssize_t _round_up(Py_ssize_t n) noexcept nogil:
     """n rounded up to a multiple of 8 doubles (64 bytes), so buffers stay aligned."""
     return (n + 7) // 8 * 8
+
+
+cdef extern from "Python.h":
+    int PyTraceMalloc_Track(unsigned int domain, size_t ptr, size_t size) noexcept nogil
+    int PyTraceMalloc_Untrack(unsigned int domain, size_t ptr) noexcept nogil
+
+cdef enum:
+    TRACE_DOMAIN = 0x5353494D  # tracemalloc domain of the kernels' scratch ("SSIM")
+
+
+cdef inline void* _scratch(size_t size) noexcept nogil:
+    """malloc that tracemalloc sees (as NumPy's own allocations), so that memory
+    measurements count the kernels' scratch. NULL if out of memory."""
+    cdef void* p = malloc(size)
+    if p != NULL:
+        PyTraceMalloc_Track(TRACE_DOMAIN, <size_t> p, size)
+    return p
+
+
+cdef inline void _free_scratch(void* p) noexcept nogil:
+    PyTraceMalloc_Untrack(TRACE_DOMAIN, <size_t> p)
+    free(p)
 
 
 cdef inline double* _aligned(void* p) noexcept nogil:
@@ -724,7 +745,7 @@ def ssim_2d(const pixel_t[:, :] x, const pixel_t[:, :] y,
     # One malloc (not four NumPy arrays: this matters for small images): per
     # thread scratch, cache tags and last row, then the row sums.
     cdef Py_ssize_t i, ntags = n0 + 1
-    cdef void* block = malloc((n_threads * per_thread + H + 8) * sizeof(double)
+    cdef void* block = _scratch((n_threads * per_thread + H + 8) * sizeof(double)
                               + n_threads * (ntags + 1) * sizeof(Py_ssize_t))
     if block == NULL:
         raise MemoryError(f"ssim_2d: no memory for {n_threads} x {per_thread} doubles of scratch")
@@ -776,7 +797,7 @@ def ssim_2d(const pixel_t[:, :] x, const pixel_t[:, :] y,
         total += rowsums[i]
         if rowsums_out.shape[0] > 0:
             rowsums_out[i] = rowsums[i]
-    free(block)
+    _free_scratch(block)
     return total
 
 
@@ -800,7 +821,7 @@ def ssim_2d_batch(const pixel_t[:, :, :] x, const pixel_t[:, :, :] y,
     cdef Py_ssize_t per_thread = 4 * vstride + 5 * W + 2 * cache_rows * W + 16 + _round_up(H)
     per_thread += _round_up(ntags)  # (tags are as wide as doubles)
     n_threads = max(1, min(n_threads, N))
-    cdef void* block = malloc((n_threads * per_thread + 8) * sizeof(double))
+    cdef void* block = _scratch((n_threads * per_thread + 8) * sizeof(double))
     if block == NULL:
         raise MemoryError(f"ssim_2d_batch: no memory for {n_threads} x {per_thread} doubles")
     cdef double* work = _aligned(block)
@@ -836,7 +857,7 @@ def ssim_2d_batch(const pixel_t[:, :, :] x, const pixel_t[:, :, :] y,
         for i in range(crop0, H - crop0):
             total = total + rowsums[i]
         totals[k] = total
-    free(block)
+    _free_scratch(block)
 
 
 # ---------------------------------------------------------------------------
