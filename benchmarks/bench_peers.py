@@ -584,7 +584,8 @@ def main(argv=None):
                         help="comma-separated implementations to leave out, e.g. piq,kornia")
     parser.add_argument("--wait-quiet", type=float, default=30.0, metavar="SECONDS",
                         help="before each size, wait up to this long for other processes to use "
-                             f"under {QUIET_BELOW:.0%} of the CPUs (default %(default)s; 0: don't)")
+                             f"under {QUIET_BELOW * 100:.0f}%% of the CPUs "
+                             "(default %(default)s; 0: don't)")
     parser.add_argument("--json", type=Path, default=HERE / "results" / "peers.json",
                         help="where to write all numbers (default: %(default)s)")
     parser.add_argument("--plot", type=Path, default=HERE / "results" / "peers.png",

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import ssimfast
 from skimage.metrics import structural_similarity as ski_ssim
 from ssimfast._extension import kernels
@@ -77,3 +78,17 @@ def test_python_m_ssimfast_bench_runs():
                            "--quick", "--repeat", "1"], capture_output=True, text=True, check=True,
                           cwd=Path(ssimfast.__file__).parent.parent)
     assert "512x512" in proc.stdout and "gaussian 1.5" in proc.stdout
+
+
+CHECKOUT = Path(__file__).resolve().parent.parent
+BENCHMARKS = sorted((CHECKOUT / "benchmarks").glob("bench_*.py"))
+
+
+@pytest.mark.parametrize("script", BENCHMARKS, ids=lambda p: p.name)
+def test_benchmark_scripts_show_their_help(script):
+    """Each benchmark script parses its options (without the optional peers installed)."""
+    if Path(ssimfast.__file__).resolve().parent.parent != CHECKOUT:
+        pytest.skip("the scripts benchmark their checkout, and this ssimfast is installed elsewhere")
+    proc = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "usage:" in proc.stdout
