@@ -25,7 +25,6 @@ import sys
 import tempfile
 import threading
 import time
-import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +32,7 @@ from skimage.metrics import structural_similarity as sk_ssim
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from bench_ssim import header_info, make_pair  # noqa: E402
+from bench_ssim import _traced_call, header_info, make_pair  # noqa: E402
 
 import ssimfast  # noqa: E402  (bench_ssim put the checkout on sys.path)
 
@@ -103,18 +102,13 @@ def measured(func):
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    tracemalloc.start()
     try:
-        t0 = time.perf_counter()
-        result = func()
-        seconds = time.perf_counter() - t0
-        _, traced = tracemalloc.get_traced_memory()
+        result, seconds, traced = _traced_call(func)
     finally:
-        tracemalloc.stop()
         done.set()
         sampler.join()
     anon = None if start is None else (peak[0] - start) / MiB
-    return result, seconds, traced / MiB, anon
+    return result, seconds, traced, anon
 
 
 def write_pair(folder, side):

@@ -5,7 +5,7 @@ import math
 import numpy as np
 
 from ssimfast._extension import kernels
-from ssimfast._ssim import _as_image, _kernel_inputs, _score, _setup, _unit_taps
+from ssimfast._ssim import _as_image, _kernel_inputs, _kernel_taps, _score, _setup
 from ssimfast._threads import resolve_workers
 
 # Pairs per kernel call for stacks: progress is reported between calls.
@@ -151,9 +151,7 @@ def _stack_scores(ims1, ims2, setup, n_threads, progress):
     to structural_similarity's: the same kernels, in the same order."""
     _, float_type, p = setup
     x, y = _kernel_inputs(ims1, ims2, float_type)
-    n = p.taps.shape[0]
-    taps = _unit_taps(n) if p.exact else p.taps
-    scale = 1.0 / (n * n) if p.exact else 1.0
+    (taps, _), scale = _kernel_taps([p.taps] * 2, p.exact)
     count = math.prod([m - 2 * p.crop for m in x.shape[1:]])
     totals = np.empty(x.shape[0])
     for start in range(0, x.shape[0], _GROUP):

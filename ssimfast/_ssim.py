@@ -287,6 +287,15 @@ def _setup(shape1, dtype1, shape2, dtype2, win_size, data_range, channel_axis,
     return _Setup(channel_axis, float_type, params)
 
 
+def _kernel_taps(taps, exact):
+    """(taps per axis, scale) for the kernels. Exact mode filters with unit taps
+    (window sums, exact integers) and scales by 1/N once; otherwise the
+    normalised taps, as scipy.ndimage does, and a scale of 1.0."""
+    if not exact:
+        return taps, 1.0
+    return [_unit_taps(t.shape[0]) for t in taps], 1.0 / math.prod([t.shape[0] for t in taps])
+
+
 def _ssim_single(x, y, p, S, G):
     """Mean SSIM of one channel; fills S (the map) and G (the gradient) if given."""
     total, count = _ssim_sum(x, y, p, S, G)
@@ -306,13 +315,7 @@ def _ssim_sum(x, y, p, S, G):
     else:
         taps = [p.taps] * spatial
         crops = [p.crop] * spatial
-    # Exact mode filters with unit taps (window sums, exact integers) and scales
-    # by 1/N once; otherwise the normalised taps, as scipy.ndimage does.
-    if p.exact:
-        stat_taps = [_unit_taps(t.shape[0]) for t in taps]
-        scale = 1.0 / math.prod([t.shape[0] for t in taps])
-    else:
-        stat_taps, scale = taps, 1.0
+    stat_taps, scale = _kernel_taps(taps, p.exact)
     shape = x.shape
     ndim = len(shape)
     # (The N-D path only checks tmaps.shape[0], so any rank will do past 63 axes.)

@@ -24,10 +24,10 @@ from ssimfast._ssim import (
     _NONE,
     _check_image,
     _kernel_inputs,
+    _kernel_taps,
     _setup,
     _slice_at_axis,
     _ssim_sum,
-    _unit_taps,
 )
 
 __all__ = ["ssim_tiled", "open_memmap", "halo", "tile_sums"]
@@ -41,7 +41,7 @@ def halo(params):
     return params.taps.shape[0] // 2
 
 
-def tile_sums(x, y, setup, core):
+def tile_sums(x, y, setup, core, smap=None):
     """Per-channel sums of the float64 SSIM map of a tile over `core`.
 
     x, y   the tile with its halo (NumPy arrays, same shape and dtypes as the
@@ -49,25 +49,25 @@ def tile_sums(x, y, setup, core):
            halo, so the kernels' 'reflect' border is the image's own.
     core   one slice per axis of x (slice(None) on the channel axis), in tile
            coordinates: the pixels to sum, already cut to the image interior.
+    smap   where to put the tile's whole map (float64, x's shape), if wanted.
     Returns an array of one sum per channel (one element without channels).
     """
     channel_axis, float_type, params = setup
     x, y = _kernel_inputs(x, y, float_type)
+    if smap is None:
+        smap = np.empty(x.shape)
     if channel_axis is None:
-        pairs = [(x, y)]
+        at = [()]
         spatial_core = core
     else:
-        pairs = [(x[_slice_at_axis(c, channel_axis)], y[_slice_at_axis(c, channel_axis)])
-                 for c in range(x.shape[channel_axis])]
+        at = [_slice_at_axis(c, channel_axis) for c in range(x.shape[channel_axis])]
         spatial_core = core[:channel_axis] + core[channel_axis + 1:]
-    sums = np.empty(len(pairs))
-    for c, (xc, yc) in enumerate(pairs):
-        if any(s.start >= s.stop for s in spatial_core):
-            sums[c] = 0.0
-            continue
-        smap = np.empty(xc.shape)
-        _ssim_sum(xc, yc, params, smap, None)
-        sums[c] = smap[spatial_core].sum(dtype=np.float64)
+    sums = np.zeros(len(at))
+    for c, index in enumerate(at):
+        part = smap[index]
+        _ssim_sum(x[index], y[index], params, part, None)
+        if all(s.start < s.stop for s in spatial_core):
+            sums[c] = part[spatial_core].sum(dtype=np.float64)
     return sums
 
 
@@ -172,8 +172,7 @@ def _band_sums(im1, im2, setup, axes, tile, map_out):
         tile = max(1, _DEFAULT_BUDGET // row_bytes)
     if tile + 2 * h >= H:
         tile = H  # one band: the whole image
-    stat_taps = [_unit_taps(params.taps.shape[0])] * 2 if params.exact else [params.taps] * 2
-    scale = 1.0 / params.taps.shape[0] ** 2 if params.exact else 1.0
+    stat_taps, scale = _kernel_taps([params.taps] * 2, params.exact)
     rowsums = np.zeros((channels, H))
     for b0 in range(0, H, tile):
         b1 = min(H, b0 + tile)
@@ -234,28 +233,9 @@ def _tile_sums_nd(im1, im2, setup, axes, tile, map_out):
             write_src[ax] = slice(a - r0, b - r0)
             write_dst[ax] = slice(a, b)
         x, y = _read(im1, tuple(index)), _read(im2, tuple(index))
-        if map_out is None:
-            sums += tile_sums(x, y, setup, tuple(core))
-        else:
-            sums += _tile_sums_and_map(x, y, setup, tuple(core), map_out,
-                                       tuple(write_src), tuple(write_dst))
-        del x, y  # before the next tile is read
-    return sums
-
-
-def _tile_sums_and_map(x, y, setup, core, map_out, src, dst):
-    """tile_sums, also writing the tile's core map to map_out[dst]."""
-    channel_axis, float_type, params = setup
-    x, y = _kernel_inputs(x, y, float_type)
-    smap = np.empty(x.shape)
-    channels = [None] if channel_axis is None else range(x.shape[channel_axis])
-    sums = np.empty(len(channels))
-    for i, c in enumerate(channels):
-        at = (lambda a: a) if c is None else (lambda a, c=c: a[_slice_at_axis(c, channel_axis)])
-        part = at(smap)
-        _ssim_sum(at(x), at(y), params, part, None)
-        core_c = core if c is None else core[:channel_axis] + core[channel_axis + 1:]
-        sums[i] = part[core_c].sum(dtype=np.float64) if all(
-            s.start < s.stop for s in core_c) else 0.0
-    map_out[dst] = smap[src].astype(float_type, copy=False)
+        smap = np.empty(x.shape)
+        sums += tile_sums(x, y, setup, tuple(core), smap)
+        if map_out is not None:
+            map_out[tuple(write_dst)] = smap[tuple(write_src)].astype(float_type, copy=False)
+        del x, y, smap  # before the next tile is read
     return sums
