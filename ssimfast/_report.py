@@ -12,6 +12,7 @@ import dataclasses
 
 import numpy as np
 
+from ssimfast import _heatmap
 from ssimfast._ssim import structural_similarity
 
 __all__ = ["report", "SSIMReport", "Region", "band", "BANDS", "CAVEAT"]
@@ -71,6 +72,18 @@ class SSIMReport:
                       for r in self.worst],
             "band": self.band, "caveat": self.caveat,
         }
+
+    def heatmap(self, im1=None, im2=None, max_side=1024):
+        """The map as an (H, W, 3) uint8 picture: the inputs if given ((H, W) or
+        (H, W, C), channels last), the map in viridis (dark is low SSIM) with
+        the worst regions boxed in red, and a colour bar. Images larger than
+        `max_side` are reduced (the map by block minimum). Volumes: the plane
+        through the lowest local SSIM."""
+        return _heatmap.render(self, im1, im2, max_side)
+
+    def save_heatmap(self, path, im1=None, im2=None, max_side=1024):
+        """Write :meth:`heatmap` to `path` as a PNG (no plotting library needed)."""
+        _heatmap.save(path, self, im1, im2, max_side)
 
     def __str__(self):
         where = ", ".join(str(i) for i in self.argmin)

@@ -1,3 +1,4 @@
 """Compiled SSIM kernels, built for the baseline of the target architecture
 (or for the building CPU with -march=native). The source is _kernels.pxi."""
 include "_kernels.pxi"
+include "_png.pxi"

@@ -4,6 +4,8 @@ import json
 import numpy as np
 import pytest
 import ssimfast
+from PIL import Image
+from ssimfast._heatmap import BOX
 from ssimfast._report import band
 
 from helpers import real_image
@@ -100,3 +102,58 @@ def test_bad_arguments():
         ssimfast.report(ref, dist, box=0)
     with pytest.raises(ValueError, match="same dimensions"):
         ssimfast.report(ref, dist[:10])
+
+
+# ---------------------------------------------------------------- heatmap pictures
+
+def _red(picture):
+    return np.all(picture == BOX, axis=2)
+
+
+def test_heatmap_map_only_and_beside_colour_inputs():
+    ref, dist = _planted()
+    r = ssimfast.report(ref, dist, k=1, box=40)
+    alone = r.heatmap()
+    h, w = ref.shape
+    assert alone.dtype == np.uint8 and alone.shape[0] == h and alone.shape[1] > w
+    start, stop = r.worst[0].start, r.worst[0].stop
+    assert _red(alone)[start[0], start[1] : stop[1]].all()
+    rgb1, rgb2 = np.dstack([ref] * 3), np.dstack([dist] * 3)
+    r3 = ssimfast.report(rgb1, rgb2, k=1, box=40, channel_axis=-1)
+    beside = r3.heatmap(rgb1, rgb2)
+    assert beside.shape[1] > 3 * w
+    np.testing.assert_array_equal(beside[:, :w][~_red(beside[:, :w])], rgb1[~_red(beside[:, :w])])
+    with pytest.raises(ValueError, match="map's size"):
+        r.heatmap(ref[:10], dist[:10])
+    with pytest.raises(ValueError, match="max_side must be a positive integer"):
+        r.heatmap(max_side=0)
+
+
+def test_heatmap_reduces_large_images_keeping_the_defect_visible():
+    ref, dist = _planted()
+    r = ssimfast.report(ref, dist, k=0)  # no boxes over the defect
+    small = r.heatmap(ref, dist, max_side=64)
+    step = -(-max(ref.shape) // 64)
+    assert small.shape[0] == -(-ref.shape[0] // step)
+    # Block minimum: the darkest map pixel is as dark as at full size.
+    side = small.shape[0]
+    panel = small[:, 2 * (side + 8) : 3 * side + 16].astype(int)
+    full = r.heatmap()[:, : ref.shape[1]].astype(int)
+    assert panel.sum(axis=2).min() == full.sum(axis=2).min()
+
+
+def test_heatmap_of_a_volume_shows_the_plane_of_the_minimum():
+    vol1 = np.stack([real_image("camera")[:64, :64]] * 9)
+    vol2 = vol1.copy()
+    vol2[6, 20:40, 20:40] = 128
+    r = ssimfast.report(vol1, vol2, k=1, box=8)
+    assert 3 <= r.argmin[0] <= 8  # within the window of the damaged plane
+    picture = r.heatmap(vol1, vol2)
+    assert picture.shape[0] == 64 and _red(picture).any()
+
+
+def test_save_heatmap_writes_a_png(tmp_path):
+    ref, dist = _planted()
+    r = ssimfast.report(ref, dist, k=1)
+    r.save_heatmap(tmp_path / "h.png", ref, dist)
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "h.png")), r.heatmap(ref, dist))

@@ -1,0 +1,67 @@
+# PNG row unfiltering for ssimfast's own PNG reader (_png.py), which decodes the
+# common PNGs (8 and 16 bits, gray, gray+alpha, RGB, RGBA, not interlaced) with
+# the GIL released, so that a directory of pairs decodes on every core.
+# The Python side checks the header and the size of the inflated data.
+
+from libc.stdlib cimport abs as c_abs
+
+
+def png_unfilter(const uint8_t[::1] raw, uint8_t[:, ::1] out, Py_ssize_t bpp):
+    """Undo the per-row PNG filters of `raw` (rows of 1 + out.shape[1] bytes,
+    each a filter type byte and the filtered bytes) into `out`; `bpp` is the
+    bytes per complete pixel (at least 1). Returns the first row whose filter
+    type is not 0-4, or -1."""
+    cdef Py_ssize_t H = out.shape[0], n = out.shape[1], i, j
+    cdef Py_ssize_t bad = -1
+    cdef const uint8_t* src
+    cdef uint8_t* cur
+    cdef const uint8_t* prev
+    cdef int a, b, c, pa, pb, pc, t
+    if raw.shape[0] < H * (n + 1) or bpp < 1 or bpp > n:
+        raise ValueError("png_unfilter: raw holds fewer bytes than the rows need")
+    # The row above the first is zeros, as the PNG specification says.
+    cdef uint8_t[::1] zeros = np.zeros(n, np.uint8)
+    with nogil:
+        prev = &zeros[0]
+        for i in range(H):
+            src = &raw[i * (n + 1)] + 1
+            cur = &out[i, 0]
+            t = src[-1]
+            if t == 0:  # None
+                for j in range(n):
+                    cur[j] = src[j]
+            elif t == 1:  # Sub: add the byte one pixel to the left
+                for j in range(bpp):
+                    cur[j] = src[j]
+                for j in range(bpp, n):
+                    cur[j] = <uint8_t>(src[j] + cur[j - bpp])
+            elif t == 2:  # Up: add the byte above
+                for j in range(n):
+                    cur[j] = <uint8_t>(src[j] + prev[j])
+            elif t == 3:  # Average of left and above
+                for j in range(bpp):
+                    cur[j] = <uint8_t>(src[j] + (prev[j] >> 1))
+                for j in range(bpp, n):
+                    cur[j] = <uint8_t>(src[j] + ((cur[j - bpp] + prev[j]) >> 1))
+            elif t == 4:  # Paeth: the nearest of left, above, upper left to left + above - upper left
+                for j in range(bpp):
+                    cur[j] = <uint8_t>(src[j] + prev[j])
+                a = cur[0]  # for bpp 1: the left byte, kept in a register
+                for j in range(bpp, n):
+                    if bpp != 1:
+                        a = cur[j - bpp]
+                    b = prev[j]
+                    c = prev[j - bpp]
+                    pa = c_abs(b - c)
+                    pb = c_abs(a - c)
+                    pc = c_abs(a + b - 2 * c)
+                    # Without branches: the choice is data-dependent and unpredictable.
+                    b = b if pb <= pc else c
+                    a = a if ((pa <= pb) & (pa <= pc)) else b
+                    a = <uint8_t>(src[j] + a)
+                    cur[j] = <uint8_t>a
+            else:
+                bad = i
+                break
+            prev = cur
+    return bad
