@@ -6,6 +6,16 @@
 from libc.stdlib cimport abs as c_abs
 
 
+cdef inline int _paeth(int a, int b, int c) noexcept nogil:
+    """The Paeth predictor, without branches: its choice is data-dependent and
+    unpredictable, so branches would mispredict about half the time."""
+    cdef int pa = c_abs(b - c), pb = c_abs(a - c), pc = c_abs(a + b - 2 * c)
+    cdef int take_b = -(pb <= pc)                 # all ones or zero
+    cdef int bc = (b & take_b) | (c & ~take_b)
+    cdef int take_a = -((pa <= pb) & (pa <= pc))
+    return (a & take_a) | (bc & ~take_a)
+
+
 def png_unfilter(const uint8_t[::1] raw, uint8_t[:, ::1] out, Py_ssize_t bpp):
     """Undo the per-row PNG filters of `raw` (rows of 1 + out.shape[1] bytes,
     each a filter type byte and the filtered bytes) into `out`; `bpp` is the
@@ -16,7 +26,7 @@ def png_unfilter(const uint8_t[::1] raw, uint8_t[:, ::1] out, Py_ssize_t bpp):
     cdef const uint8_t* src
     cdef uint8_t* cur
     cdef const uint8_t* prev
-    cdef int a, b, c, pa, pb, pc, t
+    cdef int a, t
     if raw.shape[0] < H * (n + 1) or bpp < 1 or bpp > n:
         raise ValueError("png_unfilter: raw holds fewer bytes than the rows need")
     # The row above the first is zeros, as the PNG specification says.
@@ -43,23 +53,17 @@ def png_unfilter(const uint8_t[::1] raw, uint8_t[:, ::1] out, Py_ssize_t bpp):
                     cur[j] = <uint8_t>(src[j] + (prev[j] >> 1))
                 for j in range(bpp, n):
                     cur[j] = <uint8_t>(src[j] + ((cur[j - bpp] + prev[j]) >> 1))
-            elif t == 4:  # Paeth: the nearest of left, above, upper left to left + above - upper left
+            elif t == 4:  # Paeth: the one of left, above, upper left nearest to left + above - upper left
                 for j in range(bpp):
                     cur[j] = <uint8_t>(src[j] + prev[j])
-                a = cur[0]  # for bpp 1: the left byte, kept in a register
-                for j in range(bpp, n):
-                    if bpp != 1:
-                        a = cur[j - bpp]
-                    b = prev[j]
-                    c = prev[j - bpp]
-                    pa = c_abs(b - c)
-                    pb = c_abs(a - c)
-                    pc = c_abs(a + b - 2 * c)
-                    # Without branches: the choice is data-dependent and unpredictable.
-                    b = b if pb <= pc else c
-                    a = a if ((pa <= pb) & (pa <= pc)) else b
-                    a = <uint8_t>(src[j] + a)
-                    cur[j] = <uint8_t>a
+                if bpp == 1:  # the left byte is the last result: keep it in a register
+                    a = cur[0]
+                    for j in range(1, n):
+                        a = <uint8_t>(src[j] + _paeth(a, prev[j], prev[j - 1]))
+                        cur[j] = <uint8_t>a
+                else:
+                    for j in range(bpp, n):
+                        cur[j] = <uint8_t>(src[j] + _paeth(cur[j - bpp], prev[j], prev[j - bpp]))
             else:
                 bad = i
                 break

@@ -197,8 +197,12 @@ def _worst_boxes(values, box, k):
     for _ in range(k):
         if not np.isfinite(means).any():
             break
-        start = np.unravel_index(int(np.nanargmin(np.where(np.isfinite(means), means, np.nan))),
-                                 means.shape)
+        lowest = np.nanmin(np.where(np.isfinite(means), means, np.nan))
+        # Many boxes can tie (a small defect in a region of SSIM 1 lies inside
+        # all of them): take the middle one of the ties, which centres the defect.
+        ties = np.argwhere(means <= lowest + 1e-12)
+        middle = ties.mean(axis=0)
+        start = tuple(ties[np.argmin(((ties - middle) ** 2).sum(axis=1))])
         found.append((tuple(int(s) for s in start), float(means[start])))
         # Boxes overlapping this one start within box - 1 of it on every axis.
         block = tuple(slice(max(0, s - box + 1), s + box) for s in start)
