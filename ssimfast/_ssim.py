@@ -275,16 +275,33 @@ def _setup(shape1, dtype1, shape2, dtype2, win_size, data_range, channel_axis,
         kernel_dtype = float_type  # _kernel_inputs casts both
     else:
         kernel_dtype = _kernel_dtype(dtype1)
+    c1, c2 = _stabilisers(K1, K2, data_range)
     params = _Params(
         taps=taps,
         exact=not gaussian_weights and _sums_are_exact(kernel_dtype, NP),
         crop=(win_size - 1) // 2,
-        c1=float((K1 * data_range) ** 2),
-        c2=float((K2 * data_range) ** 2),
+        c1=c1,
+        c2=c2,
         cov_norm=cov_norm,
         n_threads=n_threads,
     )
     return _Setup(channel_axis, float_type, params)
+
+
+def _stabilisers(K1, K2, data_range):
+    """C1 = (K1 * data_range)**2 and C2, as Python floats; a ValueError when they
+    overflow (Python floats raise OverflowError, NumPy ones give inf)."""
+    try:
+        with np.errstate(over="ignore"):
+            c1, c2 = float((K1 * data_range) ** 2), float((K2 * data_range) ** 2)
+    except OverflowError:
+        c1 = c2 = math.inf
+    if not (math.isfinite(c1) and math.isfinite(c2)):
+        raise ValueError(
+            f"data_range={data_range!r} is too large: (K * data_range)**2 overflows double "
+            "precision; SSIM needs data_range (and the squared pixel values) below about 1e150"
+        )
+    return c1, c2
 
 
 def _kernel_taps(taps, exact):
@@ -411,7 +428,11 @@ def _warn(message, category=UserWarning):
 
 
 def _as_image(a, name):
-    a = np.asarray(a)
+    try:
+        a = np.asarray(a)
+    except ValueError as exc:  # ragged nested sequences
+        raise ValueError(f"{name} cannot be made into an array ({exc}); pass a NumPy "
+                         "array, or nested sequences of equal lengths") from None
     _check_image(a.shape, a.dtype, name)
     return a
 
