@@ -313,3 +313,11 @@ def test_resume_drops_a_row_cut_short(tmp_path):
     (tmp_path / "other.csv").write_text("name,score\nx,1\n")
     proc = run("compare", "a", "b", "-o", "other.csv", "--resume", cwd=tmp_path, check_code=2)
     assert "not a ssimfast CSV file" in proc.stderr
+
+
+def test_console_script(tmp_path):
+    script = Path(sys.executable).with_name("ssimfast")
+    if not script.exists():
+        pytest.skip("ssimfast is not installed in this environment (run from a checkout)")
+    proc = subprocess.run([str(script), "--version"], capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0 and proc.stdout.strip() == f"ssimfast {ssimfast.__version__}"

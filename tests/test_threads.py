@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
+import ssimfast
 from ssimfast import structural_similarity
 
 from helpers import add_noise, assert_identical, check_against_reference, convert, \
@@ -180,3 +181,37 @@ def test_concurrent_threads_same_input():
         got = list(pool.map(lambda _: structural_similarity(a, b, full=True), range(16)))
     for g in got:
         assert_identical(g, want)
+
+
+def test_eight_threads_over_every_entry_point_match_serial():
+    """Eight Python threads at once, each on its own input and entry point."""
+    cam = crop_center(real_image("camera"), 192, 192)
+    noisy = add_noise(cam, 12.0, seed=5)
+    rgb1, rgb2 = np.dstack([cam, cam.T, cam[::-1]]), np.dstack([noisy, noisy.T, noisy[::-1]])
+    vol1, vol2 = np.stack([cam[:40, :40]] * 12), np.stack([noisy[:40, :40]] * 12)
+    f1, f2 = cam.astype(np.float64) / 255, noisy.astype(np.float32) / 255
+    calls = [
+        lambda: structural_similarity(cam, noisy, full=True),
+        lambda: structural_similarity(f1, f2, data_range=1, gaussian_weights=True, gradient=True),
+        lambda: structural_similarity(rgb1, rgb2, channel_axis=-1, full=True),
+        lambda: structural_similarity(vol1, vol2, win_size=5),
+        lambda: ssimfast.ssim_batch(np.stack([cam] * 6), np.stack([noisy] * 6)),
+        lambda: ssimfast.ssim_tiled(cam, noisy, tile=17),
+        lambda: ssimfast.report(cam, noisy, k=2).to_dict(),
+        lambda: structural_similarity(cam[::2, ::-3], noisy[::2, ::-3], workers=1),
+    ]
+    serial = [call() for call in calls]
+    barrier = threading.Barrier(len(calls))
+
+    def work(i):
+        barrier.wait()
+        return [calls[i]() for _ in range(4)]
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        results = list(pool.map(work, range(len(calls))))
+    for i, runs in enumerate(results):
+        for r in runs:
+            if isinstance(r, dict):
+                assert r == serial[i]
+            else:
+                assert_identical(r, serial[i], where=f"call {i}")
