@@ -76,19 +76,21 @@ def decode(data):
 
 
 def _chunks(data):
-    """(type, body) of each chunk, checking lengths and CRCs."""
+    """(type, body) of each chunk, checking lengths and CRCs. The image data
+    (IDAT) skip the CRC: zlib's own checksum of the inflated data covers them."""
     if data[:8] != SIGNATURE:
         raise ValueError("not a PNG file (no PNG signature)")
+    data = memoryview(data)  # slices without copies
     pos = 8
     while pos + 8 <= len(data):
-        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        length, kind = struct.unpack_from(">I4s", data, pos)
         end = pos + 8 + length
         if end + 4 > len(data):
             raise ValueError(f"the PNG file is truncated (chunk {kind!r} runs past "
                              "the end of the file)")
         body = data[pos + 8 : end]
-        crc, = struct.unpack(">I", data[end : end + 4])
-        if zlib.crc32(body, zlib.crc32(kind)) != crc:
+        crc, = struct.unpack_from(">I", data, end)
+        if kind != b"IDAT" and zlib.crc32(body, zlib.crc32(kind)) != crc:
             raise ValueError(f"the PNG file is damaged (chunk {kind!r} fails its CRC)")
         yield kind, body
         pos = end + 4

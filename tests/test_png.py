@@ -121,9 +121,15 @@ def test_damaged_files_raise_clear_errors():
     with pytest.raises(ValueError, match="truncated"):
         _png.decode(good[:-20])
     flipped = bytearray(good)
-    flipped[40] ^= 0xFF  # inside the IDAT chunk: its CRC fails
-    with pytest.raises(ValueError, match="CRC"):
+    flipped[18] ^= 0xFF  # the IHDR's width: its CRC fails
+    with pytest.raises(ValueError, match="IHDR.* fails its CRC"):
         _png.decode(bytes(flipped))
+    idat_length, = struct.unpack(">I", good[33:37])  # the IDAT chunk follows the IHDR
+    for at in range(41, 41 + idat_length):  # any byte of the compressed data: zlib's check fails
+        flipped = bytearray(good)
+        flipped[at] ^= 0x5A
+        with pytest.raises(ValueError, match="damaged|truncated"):
+            _png.decode(bytes(flipped))
     with pytest.raises(ValueError, match="signature"):
         _png.decode(b"GIF89a" + good[6:])
     raw = zlib.compress(bytes([0, 0, 0, 0, 0] * 2 + [7, 0, 0, 0, 0] + [0] * 5))
