@@ -157,3 +157,12 @@ def test_encode_round_trips_through_pillow():
     np.testing.assert_array_equal(_png.decode(_png.encode(rgb)), rgb)
     with pytest.raises(ValueError, match=r"\(H, W, 3\)"):
         _png.encode(rgb[..., 0])
+
+
+@pytest.mark.parametrize("width", [1, 2, 3, 64])
+@pytest.mark.parametrize("height", [1, 2, 5])
+def test_runs_of_paeth_rows(width, height):
+    """Consecutive Paeth rows of one byte per pixel are undone two at a time."""
+    array = np.random.default_rng(width * height).integers(0, 256, (height, width), dtype=np.uint8)
+    for kinds in ([4] * height, [4, 1] * height, [2, 4, 4] * height):
+        np.testing.assert_array_equal(_png.decode(encode_test_png(array, kinds[:height])), array)
