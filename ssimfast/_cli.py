@@ -13,6 +13,7 @@ and --resume continues). Messages go to stderr, without tracebacks.
 import argparse
 import collections
 import concurrent.futures
+import contextlib
 import csv
 import io
 import json
@@ -107,7 +108,7 @@ def _parser():
     files.add_argument("--json", action="store_true", help="print the report as JSON")
     files.add_argument("--heatmap", metavar="PNG",
                        help="write the inputs, the SSIM map and its worst regions to PNG")
-    files.add_argument("--regions", type=_non_negative_int, default=3, metavar="K",
+    files.add_argument("--regions", type=_non_negative_int, metavar="K",
                        help="worst regions to report (default 3)")
     dirs = compare.add_argument_group("two directories")
     dirs.add_argument("-o", "--output", metavar="FILE",
@@ -119,7 +120,7 @@ def _parser():
     dirs.add_argument("--overwrite", action="store_true", help="replace an existing --output")
     dirs.add_argument("--local", action="store_true",
                       help="add each pair's lowest local SSIM (min_ssim; computes the map)")
-    dirs.add_argument("--worst", type=_non_negative_int, default=5, metavar="N",
+    dirs.add_argument("--worst", type=_non_negative_int, metavar="N",
                       help="worst pairs to list in the summary (default 5)")
     dirs.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                       help="show a progress bar on stderr (default: when stderr is a terminal)")
@@ -215,7 +216,7 @@ def _save_heatmap(result, path, im1, im2, quiet):
     try:
         result.save_heatmap(path, im1, im2)
     except OSError as exc:
-        raise InputError(f"cannot write the heatmap to {path}: {exc.strerror or exc}") from None
+        raise UsageError(f"cannot write the heatmap to {path}: {exc.strerror or exc}") from None
     # After JSON, stdout stays JSON only.
     print(f"heatmap: {path} (the inputs, the SSIM map with the worst regions boxed, a colour bar)",
           file=sys.stderr if quiet else sys.stdout)
@@ -232,7 +233,7 @@ def _run_compare(args):
                          f"{'directory' if b_dir else 'file'}")
     if a_dir:
         return _run_directories(args)
-    for name in ("output", "resume", "format", "local", "overwrite"):
+    for name in ("output", "resume", "format", "local", "overwrite", "worst"):
         if getattr(args, name) not in (None, False):
             raise UsageError(f"--{name} is for comparing directories; {args.a} and {args.b} "
                              "are files")
@@ -274,7 +275,8 @@ def _run_files(args):
     a, b = _load_pair(args.a, args.b, args.gray)
     options = _score_options(args, a, args.workers)
     try:
-        result = report(a.array, b.array, k=args.regions, **options)
+        result = report(a.array, b.array, k=3 if args.regions is None else args.regions,
+                        **options)
     except (ValueError, TypeError) as exc:
         raise InputError(f"{args.a}, {args.b}: {exc}") from None
     if args.json:
@@ -304,6 +306,10 @@ def _image_files(root):
 def _run_directories(args):
     fmt = args.format or ("jsonl" if (args.output or "").lower().endswith((".jsonl", ".ndjson"))
                           else "csv")
+    for name in ("json", "heatmap", "regions"):
+        if getattr(args, name) not in (None, False):
+            raise UsageError(f"--{name} is for comparing two files; {args.a} and {args.b} are "
+                             "directories (each row holds a pair's scores)")
     if args.resume and not args.output:
         raise UsageError("--resume needs --output: the file whose rows are kept")
     if args.output and os.path.exists(args.output) and not (args.resume or args.overwrite):
@@ -383,8 +389,8 @@ def _score_pair(rel, args):
 
 
 class _StopFlag:
-    """Ctrl-C sets `stopped`: the run finishes the row it is writing and stops.
-    A second Ctrl-C interrupts at once."""
+    """Ctrl-C sets `stopped`, so that the run stops between two rows, never in
+    the middle of writing one. A second Ctrl-C interrupts at once."""
 
     stopped = False
 
@@ -392,19 +398,15 @@ class _StopFlag:
         if self.stopped:
             raise KeyboardInterrupt
         self.stopped = True
-        _err("stopping: finishing the rows in progress (Ctrl-C again to abort)")
+        _err("stopping: dropping the pairs in progress (Ctrl-C again to abort)")
 
+    @contextlib.contextmanager
     def installed(self):
-        flag = self
-
-        class _Installed:
-            def __enter__(self):
-                self.previous = signal.signal(signal.SIGINT, flag._handle)
-
-            def __exit__(self, *exc):
-                signal.signal(signal.SIGINT, self.previous)
-
-        return _Installed()
+        previous = signal.signal(signal.SIGINT, self._handle)
+        try:
+            yield self
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
 
 class Rows:
@@ -420,8 +422,11 @@ class Rows:
             self.file = sys.stdout
         else:
             existing = self._read_existing(path) if resume and os.path.exists(path) else None
-            self.file = open(path, "a" if existing is not None else "w", newline="",
-                             encoding="utf-8")
+            try:
+                self.file = open(path, "a" if existing is not None else "w", newline="",
+                                 encoding="utf-8")
+            except OSError as exc:
+                raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
         if fmt == "csv":
             self.csv = csv.DictWriter(self.file, FIELDS, lineterminator="\n")
             if path is None or self.file.tell() == 0:
@@ -513,7 +518,8 @@ def _summary(args, rows, scored, todo, total, only_a, only_b, seconds, interrupt
         values = np.fromiter(rows.scores.values(), float)
         print(f"mean SSIM {values.mean():.4f} over {len(values)} pairs "
               f"(min {values.min():.4f}, median {np.median(values):.4f})", file=out)
-        worst = sorted(rows.scores.items(), key=lambda kv: kv[1])[: args.worst]
+        worst = sorted(rows.scores.items(), key=lambda kv: kv[1])[: 5 if args.worst is None
+                                                                   else args.worst]
         if worst:
             print("lowest:", file=out)
             for rel, value in worst:

@@ -200,6 +200,14 @@ def test_exit_codes_and_messages(tmp_path):
     assert "no pairs" in proc.stderr
     proc = run("compare", "d", "d", "--resume", cwd=tmp_path, check_code=2)
     assert "--resume needs --output" in proc.stderr
+    proc = run("compare", "d", "d", "--json", cwd=tmp_path, check_code=2)
+    assert "--json is for comparing two files" in proc.stderr
+    proc = run("compare", "a.png", "a.png", "--heatmap", "no/such/dir/h.png", cwd=tmp_path,
+               check_code=2)
+    assert "cannot write the heatmap to no/such/dir/h.png" in proc.stderr
+    Image.fromarray(camera(64)).save(tmp_path / "d" / "x.png")
+    proc = run("compare", "d", "d", "-o", "no/such/dir/rows.csv", cwd=tmp_path, check_code=2)
+    assert "cannot write no/such/dir/rows.csv" in proc.stderr
 
 
 def test_float_tiff_needs_data_range(tmp_path):
