@@ -69,7 +69,7 @@ def render(report, im1=None, im2=None, max_side=1024):
     images = [im for im in (im1, im2) if im is not None]
     if images:
         panels += _gray_or_colour(images, plane.shape, lead, step)
-    panels.append(_colour(_reduce(plane, step, np.minimum), lo, 1.0))
+    panels.append(_colour(_reduce(plane, step, "min"), lo, 1.0))
     boxes = [(tuple(s // step for s in r.start[-2:]), tuple(-(-e // step) for e in r.stop[-2:]))
              for r in report.worst
              if all(a <= i < b for i, a, b in zip(lead, r.start[:-2], r.stop[:-2]))]
@@ -82,8 +82,8 @@ def render(report, im1=None, im2=None, max_side=1024):
     return _side_by_side(panels)
 
 
-def _reduce(a, step, op):
-    """Reduce `a` over step x step blocks with op (np.minimum or np.add for a mean)."""
+def _reduce(a, step, how):
+    """The minimum or the mean ('min', 'mean') of each step x step block of `a`."""
     if step == 1:
         return a
     h, w = a.shape[:2]
@@ -91,7 +91,7 @@ def _reduce(a, step, op):
     pad = [(0, H * step - h), (0, W * step - w)] + [(0, 0)] * (a.ndim - 2)
     padded = np.pad(a, pad, mode="edge")
     blocks = padded.reshape(H, step, W, step, *a.shape[2:])
-    if op is np.minimum:
+    if how == "min":
         return blocks.min(axis=(1, 3))
     return blocks.mean(axis=(1, 3))
 
@@ -126,7 +126,7 @@ def _gray_or_colour(images, shape, lead, step):
     out = []
     for p in planes:
         p = (p.astype(np.float64) - lo) * (255.0 / (hi - lo))
-        p = _reduce(p, step, np.add)
+        p = _reduce(p, step, "mean")
         if p.ndim == 2:
             p = np.repeat(p[..., None], 3, axis=2)
         elif p.shape[2] == 1:
