@@ -61,7 +61,7 @@ def png_unfilter(const uint8_t[::1] raw, uint8_t[:, ::1] out, Py_ssize_t bpp):
         while i < H:
             src = &raw[i * (n + 1)] + 1
             cur = &out[i, 0]
-            t = src[-1]
+            t = raw[i * (n + 1)]  # the row's filter type
             if t == 4 and bpp == 1 and i + 1 < H and raw[(i + 1) * (n + 1)] == 4:
                 _paeth_two_rows(src, src + n + 1, prev, cur, &out[i + 1, 0], n)
                 prev = &out[i + 1, 0]

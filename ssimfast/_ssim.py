@@ -15,6 +15,7 @@ import warnings
 
 import numpy as np
 
+from ssimfast import _masked
 from ssimfast._extension import kernels
 from ssimfast._threads import resolve_workers
 
@@ -49,6 +50,9 @@ def structural_similarity(
     gaussian_weights=False,
     full=False,
     workers=None,
+    mask=None,
+    nan_policy="propagate",
+    min_valid=_masked.MIN_VALID,
     **kwargs,
 ):
     """
@@ -89,6 +93,22 @@ def structural_similarity(
         Number of threads. None (default) uses OpenMP's default: all cores,
         or ``OMP_NUM_THREADS``, or a ``threadpoolctl`` limit. Negative values
         count back from it (-1 is all). The result does not depend on it.
+    mask : array_like of bool or None, optional
+        True where pixels are valid (the images' shape, or their shape without
+        the channel axis). Each window's statistics are then computed over its
+        valid pixels only (normalised convolution): tap-weighted means over the
+        valid pixels, the sample-covariance factor n / (n - 1) with n the
+        window's valid pixels. Windows whose valid fraction (the sum of their
+        taps over valid pixels) is below `min_valid` are left out of the mean
+        and are NaN in the map. 1-D and 2-D images (per channel) only; not
+        with `gradient`. A mask of all True gives the unmasked result.
+    nan_policy : {'propagate', 'omit', 'raise'}, optional
+        'propagate' (default, as scikit-image): NaN pixels make the windows
+        around them NaN, and the mean NaN. 'omit': NaN pixels (in either
+        image) are treated as masked. 'raise': a ValueError if either image
+        holds a NaN.
+    min_valid : float, optional
+        The valid fraction a window needs to count, in (0, 1]; default 0.5.
 
     Other Parameters
     ----------------
@@ -160,6 +180,12 @@ def structural_similarity(
     im2 = _as_image(im2, "im2")
     setup = _setup(im1.shape, im1.dtype, im2.shape, im2.dtype, win_size, data_range,
                    channel_axis, gaussian_weights, workers, kwargs)
+    if mask is not None or nan_policy != "propagate" or min_valid != _masked.MIN_VALID:
+        _masked.check_options(mask, nan_policy, min_valid, gradient)
+        valid = _masked.valid_pixels(im1, im2, mask, nan_policy, setup.channel_axis)
+        if valid is not None:
+            x, y = _kernel_inputs(im1, im2, setup.float_type)
+            return _masked.score(x, y, valid, setup, full, min_valid)
     return _score(im1, im2, setup, full, gradient)
 
 

@@ -2,3 +2,4 @@
 (or for the building CPU with -march=native). The source is _kernels.pxi."""
 include "_kernels.pxi"
 include "_png.pxi"
+include "_masked.pxi"
