@@ -1,7 +1,10 @@
 # SSIM over the valid pixels of a mask (normalised convolution), for 2-D images
 # (1-D signals are passed as one row). Included by the kernel modules after
-# _kernels.pxi, whose helpers it uses (_reflect, _pad_reflect, _correlate,
-# _add_scaled*, _scratch).
+# _kernels.pxi, whose helpers it uses (_reflect, _correlate, _scratch, _aligned,
+# _thread_id).
+#
+# The vertical sums are this file's own (_weighted_rows); the horizontal ones use
+# _correlate, the same filter as the unmasked kernels.
 #
 # Each window's statistics are weighted means over its valid pixels: with the
 # window taps w and the mask m, mu_x = sum(w m x) / sum(w m), and so on for y,
@@ -43,17 +46,24 @@ cdef void _masked_row_stats(const pixel_t[:, :] x, const pixel_t[:, :] y,
 
 cdef void _weighted_rows(const double** rows, const double* taps, Py_ssize_t ntaps,
                          double_rp dst, Py_ssize_t W) noexcept nogil:
-    """dst = sum_k taps[k] * rows[k], in tap order (four rows per pass)."""
-    cdef Py_ssize_t k = 0
+    """dst = sum_k taps[k] * rows[k], in tap order, four rows per pass."""
+    cdef Py_ssize_t j, k = 0
+    cdef double w0, w1, w2, w3
+    cdef const double* r0
+    cdef const double* r1
+    cdef const double* r2
+    cdef const double* r3
     memset(dst, 0, W * sizeof(double))
     while k + 4 <= ntaps:
-        _add_scaled4(rows + k, taps + k, dst, W)
+        r0, r1, r2, r3 = rows[k], rows[k + 1], rows[k + 2], rows[k + 3]
+        w0, w1, w2, w3 = taps[k], taps[k + 1], taps[k + 2], taps[k + 3]
+        for j in range(W):
+            dst[j] = (((dst[j] + w0 * r0[j]) + w1 * r1[j]) + w2 * r2[j]) + w3 * r3[j]
         k += 4
-    if k + 3 == ntaps:
-        _add_scaled3(rows + k, taps + k, dst, W)
-        k += 3
     while k < ntaps:
-        _add_scaled(rows[k], taps[k], dst, W)
+        r0, w0 = rows[k], taps[k]
+        for j in range(W):
+            dst[j] = dst[j] + w0 * r0[j]
         k += 1
 
 
