@@ -134,7 +134,7 @@ def box_downsample_2d(const pixel_t[:, :] x, Py_ssize_t F, double[:, :] out, int
     """
     cdef Py_ssize_t H = x.shape[0], W = x.shape[1]
     cdef Py_ssize_t h = out.shape[0], w = out.shape[1], a = (F - 1) // 2
-    cdef Py_ssize_t stride = _round_up(W)
+    cdef Py_ssize_t stride = _round_up(W) + _round_up(W // F + 1)  # row sums, block sums
     n_threads = max(1, min(n_threads, h))
     cdef void* block = _scratch((n_threads * stride + 8) * sizeof(double))
     if block == NULL:
@@ -145,19 +145,54 @@ def box_downsample_2d(const pixel_t[:, :] x, Py_ssize_t F, double[:, :] out, int
     cdef char* ob = <char*> &out[0, 0]
     cdef Py_ssize_t os0 = out.strides[0], os1 = out.strides[1]
     cdef double area = <double> (F * F)
-    cdef Py_ssize_t i, j, k, c, tid
+    # Dividing by a power of two is multiplying by its exact inverse (2x2: 0.25).
+    cdef bint pow2 = (F * F) & (F * F - 1) == 0
+    cdef double inv = 1.0 / area
+    # Output columns whose block lies inside the row: [jlo, jhi).
+    cdef Py_ssize_t jlo = min(w, (a + F - 1) // F)
+    cdef Py_ssize_t jhi = max(jlo, min(w, (W + a - F) // F + 1))
+    cdef Py_ssize_t i, j, k, tid
     cdef double* acc
-    cdef double s
+    cdef double* orow
     for i in prange(h, nogil=True, num_threads=n_threads, schedule="static"):
         tid = _thread_id()
         acc = work + tid * stride
         memset(acc, 0, W * sizeof(double))
         for k in range(F):
             _add_pixels(<const pixel_t*> (xb + _reflect(i * F - a + k, H) * xs0), xs1, W, acc)
+        orow = acc + W  # the sums of the row's blocks, then scaled into out
+        _block_sums(acc, W, F, a, jlo, jhi, w, orow)
         for j in range(w):
+            (<double*> (ob + i * os0 + j * os1))[0] = orow[j] * inv if pow2 else orow[j] / area
+    _free_scratch(block)
+
+
+cdef inline double _mirrored_block(const double* acc, Py_ssize_t W, Py_ssize_t F,
+                                   Py_ssize_t start) noexcept nogil:
+    cdef Py_ssize_t k
+    cdef double s = 0.0
+    for k in range(F):
+        s = s + acc[_reflect(start + k, W)]
+    return s
+
+
+cdef inline void _block_sums(const double* acc, Py_ssize_t W, Py_ssize_t F, Py_ssize_t a,
+                             Py_ssize_t jlo, Py_ssize_t jhi, Py_ssize_t w,
+                             double_rp out) noexcept nogil:
+    """out[j] = acc[j*F - a] + ... + acc[j*F - a + F - 1], indices mirrored at
+    the ends (only for j outside [jlo, jhi)), added from 0.0 in order."""
+    cdef Py_ssize_t j, k
+    cdef double s
+    for j in range(jlo):
+        out[j] = _mirrored_block(acc, W, F, j * F - a)
+    if F == 2:  # MS-SSIM's 2x2: one expression, the same additions
+        for j in range(jlo, jhi):
+            out[j] = (0.0 + acc[2 * j - a]) + acc[2 * j - a + 1]
+    else:
+        for j in range(jlo, jhi):
             s = 0.0
             for k in range(F):
-                c = j * F - a + k
-                s = s + acc[_reflect(c, W)]
-            (<double*> (ob + i * os0 + j * os1))[0] = s / area
-    _free_scratch(block)
+                s = s + acc[j * F - a + k]
+            out[j] = s
+    for j in range(jhi, w):
+        out[j] = _mirrored_block(acc, W, F, j * F - a)

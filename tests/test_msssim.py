@@ -8,7 +8,7 @@ import ssimfast
 from ssimfast._extension import kernels
 
 import references as R
-from helpers import GRAY_IMAGES, add_noise, crop_center, distort, real_image
+from helpers import GRAY_IMAGES, add_noise, assert_identical, crop_center, distort, real_image
 
 TOL = 1e-6  # issue 6's bar; the two agree to about 1e-15
 
@@ -200,3 +200,29 @@ def test_matches_pytorch_msssim(name):
             want = float(pm.ms_ssim(nchw(a), nchw(other), data_range=255,
                                     win=win.repeat(nchw(a).shape[1], 1, 1, 1)))
         assert ssimfast.ms_ssim(a, other, **options) == pytest.approx(want, abs=TOL)
+
+
+# --------------------------------------------------------------------------
+# Kernel builds (baseline, AVX2, AVX-512): the same bits
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", ["uint8", "uint16", "float32", "float64"])
+def test_every_kernel_variant_gives_the_baseline_bits(monkeypatch, dtype):
+    import ssimfast._msssim as msssim_module
+    import ssimfast._presets as presets_module
+    import ssimfast._ssim as ssim_module
+    from ssimfast._extension import variants
+
+    a = crop_center(_gray("camera"), 400, 397)
+    b = distort(a, "noise")
+    a, b = a.astype(dtype), b.astype(dtype)
+    a_strided = np.asfortranarray(a)[:, ::-1]
+    results = []
+    for module in variants().values():
+        for m in (msssim_module, presets_module, ssim_module):
+            monkeypatch.setattr(m, "kernels", module)
+        results.append((ssimfast.ms_ssim(a, b, data_range=255),
+                        ssimfast.ms_ssim(a_strided, b[:, ::-1], data_range=255),
+                        *ssimfast.ssim(a, b, preset="matlab", data_range=255, full=True)))
+    for other in results[1:]:
+        assert_identical(results[0], other, where=f"{dtype}")
