@@ -7,6 +7,7 @@ the downsampling. Keywords that set one of those may be passed only with the
 preset's value, since any other value would no longer reproduce the
 reference; the references' own parameters (data_range, K1, K2) stay open.
 """
+import types
 import typing
 import warnings
 
@@ -30,18 +31,21 @@ class Preset(typing.NamedTuple):
     """What a preset reproduces and the settings it fixes."""
 
     reference: str
-    fixed: dict  # keyword -> value the preset needs
-    defaults: dict  # keyword -> value used when the caller does not pass it
+    fixed: typing.Mapping  # keyword -> value the preset needs
+    defaults: typing.Mapping  # keyword -> value used when the caller does not pass it
     downsample: bool  # ssim.m's automatic F x F box downsampling
     map_region: str  # what full=True returns
 
 
-_WANG = {"win_size": 11, "gaussian_weights": True, "sigma": 1.5, "use_sample_covariance": False}
-_WANG_DEFAULTS = {"data_range": 255, "K1": 0.01, "K2": 0.03}
+_WANG = types.MappingProxyType(
+    {"win_size": 11, "gaussian_weights": True, "sigma": 1.5, "use_sample_covariance": False})
+_WANG_DEFAULTS = types.MappingProxyType({"data_range": 255, "K1": 0.01, "K2": 0.03})
+_NONE = types.MappingProxyType({})
 
-PRESETS = {
+# Read-only: {name: Preset}.
+PRESETS = types.MappingProxyType({
     "skimage": Preset(
-        "scikit-image 0.26 skimage.metrics.structural_similarity", {}, {}, False,
+        "scikit-image 0.26 skimage.metrics.structural_similarity", _NONE, _NONE, False,
         "every pixel ('reflect' borders)"),
     "matlab": Preset(
         "Zhou Wang's ssim.m (2009, automatic downsampling)", _WANG, _WANG_DEFAULTS, True,
@@ -52,7 +56,7 @@ PRESETS = {
     "pytorch": Preset(
         "pytorch-msssim ssim() and tf.image.ssim", _WANG, _WANG_DEFAULTS, False,
         "windows inside the image ('valid')"),
-}
+})
 
 # The skimage defaults of the keywords a preset may fix: a keyword at its
 # default counts as not given (gaussian_weights=False cannot be told apart).
