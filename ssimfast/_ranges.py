@@ -8,6 +8,7 @@ data_range=255). For float64 the same check is a min and a max at about 5 ms
 per image, 10-20 % of a call, and float data have no natural range to compare
 with, so they are not checked.
 """
+import functools
 import math
 import operator
 
@@ -45,16 +46,14 @@ def check_range(im1, im2, data_range, bits=None):
     """Warn (UserWarning) when integer data exceed the range they were given:
     with `bits`, a value outside 0 .. 2**bits - 1; else a spread (max - min)
     larger than `data_range`. Float images are not checked (see the module)."""
-    from ssimfast._ssim import _warn  # (imported here: _ssim imports this module)
-
     limit = float(data_range)
     for name, im in (("im1", im1), ("im2", im2)):
         if im.dtype.kind not in "iu":
             continue
-        info = np.iinfo(im.dtype)
-        signed = info.min < 0
+        lowest, highest = _limits(im.dtype)
+        signed = lowest < 0
         if bits is not None:
-            if not signed and info.max <= limit:
+            if not signed and highest <= limit:
                 continue  # nothing this dtype holds can exceed it: no pass
             high = int(im.max())
             low = int(im.min()) if signed else 0
@@ -66,7 +65,7 @@ def check_range(im1, im2, data_range, bits=None):
                 )
                 return
             continue
-        if float(info.max) - float(info.min) <= limit:
+        if float(highest) - float(lowest) <= limit:
             continue  # the dtype's own range fits: no pass
         high = int(im.max())
         if not signed and high <= limit:
@@ -80,6 +79,18 @@ def check_range(im1, im2, data_range, bits=None):
                 "data can take (or bits= for 10- or 12-bit data)"
             )
             return
+
+
+@functools.lru_cache(maxsize=64)
+def _limits(dtype):
+    info = np.iinfo(dtype)
+    return int(info.min), int(info.max)
+
+
+def _warn(message):
+    from ssimfast._ssim import _warn  # (imported here: _ssim imports this module)
+
+    _warn(message)
 
 
 def _fmt(value):

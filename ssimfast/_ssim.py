@@ -184,7 +184,7 @@ def structural_similarity(
     """
     im1 = _as_image(im1, "im1")
     im2 = _as_image(im2, "im2")
-    if preset != "skimage":
+    if type(preset) is not str or preset != "skimage":
         from ssimfast._presets import preset_ssim
 
         return preset_ssim(im1, im2, preset, win_size=win_size, gradient=gradient,
