@@ -214,3 +214,13 @@ def test_settings_warn_as_the_call_does():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ssimfast.settings(a, a, data_range=255)  # no pixel is read: no range warning
+
+
+@pytest.mark.parametrize("preset", ["matlab", "matlab_index"])
+def test_threads_and_layouts_do_not_change_the_bits(preset):
+    a = _zoomed((800, 1000))  # F = 3
+    b = distort(a, "noise")
+    one = ssimfast.ssim(a, b, preset=preset, workers=1, full=True)
+    assert_identical(one, ssimfast.ssim(a, b, preset=preset, workers=2, full=True))
+    fa, fb = np.asfortranarray(a), np.asfortranarray(b)
+    assert_identical(one, ssimfast.ssim(fa, fb, preset=preset, workers=2, full=True))
