@@ -21,7 +21,6 @@ from ssimfast._ssim import (
     _score,
     _setup,
     _slice_at_axis,
-    _supported_float_type,
 )
 
 __all__ = ["PRESETS", "Preset", "preset_ssim", "settings"]

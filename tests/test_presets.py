@@ -9,7 +9,7 @@ import ssimfast
 from scipy import ndimage as ndi
 
 import references as R
-from helpers import GRAY_IMAGES, assert_identical, crop_center, distort, real_image
+from helpers import GRAY_IMAGES, assert_identical, distort, real_image
 
 TOL = 1e-6  # issue 6's bar; they agree to about 1e-15
 WANG = {"gaussian_weights": True, "use_sample_covariance": False, "data_range": 255}
