@@ -163,15 +163,15 @@ def _ms_ssim_2d(x, y, taps, c1, c2, weights, n_threads):
         term = (ssim_sum if level == last else cs_sum) / ((H - 2 * r) * (W - 2 * r))
         value *= max(term, 0.0) ** w
         if level < last:
-            x, y = _halve(x, threads), _halve(y, threads)
+            x, y = _halve(x, y, threads)
     return value
 
 
-def _halve(x, n_threads):
+def _halve(x, y, n_threads):
     H, W = x.shape
-    out = np.empty(((H + 1) // 2, (W + 1) // 2))
-    kernels.box_downsample_2d(x, 2, out, n_threads)
-    return out
+    out = np.empty((2, (H + 1) // 2, (W + 1) // 2))
+    kernels.box_downsample_2d(x, y, 2, out[0], out[1], n_threads)
+    return out[0], out[1]
 
 
 def _weights(weights, scales):

@@ -5,8 +5,9 @@
 #
 # ssim_cs_2d   the interior sums of the SSIM map and of the contrast-structure
 #              map (2 sigma_xy + C2) / (sigma_x^2 + sigma_y^2 + C2), one pass
-# box_downsample_2d   the mean of F x F blocks with 'symmetric' borders (the
-#              FxF box filter of MATLAB's imfilter, then every F-th pixel)
+# box_downsample_2d   the mean of F x F blocks of a pair of images, with
+#              'symmetric' borders (the FxF box filter of MATLAB's imfilter, then
+#              every F-th pixel)
 
 
 cdef void _ssim_cs_row(const char* xb, const char* yb, Py_ssize_t xs0, Py_ssize_t xs1,
@@ -117,53 +118,68 @@ cdef inline void _add_pixels(const pixel_t* row, Py_ssize_t step, Py_ssize_t n,
         acc[j] += <double> (<const pixel_t*> ((<const char*> row) + j * step))[0]
 
 
-def box_downsample_2d(const pixel_t[:, :] x, Py_ssize_t F, double[:, :] out, int n_threads):
-    """Mean of F x F blocks, every F-th pixel, with 'symmetric' borders.
+cdef void _downsample_row(const pixel_t* xb, Py_ssize_t xs0, Py_ssize_t xs1,
+                          Py_ssize_t H, Py_ssize_t W, Py_ssize_t i, Py_ssize_t F,
+                          Py_ssize_t jlo, Py_ssize_t jhi, Py_ssize_t w,
+                          double* acc, char* orow, Py_ssize_t os1) noexcept nogil:
+    """Output row i of box_downsample_2d for one image (acc: W + w doubles)."""
+    cdef Py_ssize_t j, k, a = (F - 1) // 2
+    cdef double area = <double> (F * F)
+    # Dividing by a power of two is multiplying by its exact inverse (2x2: 0.25).
+    cdef bint pow2 = (F * F) & (F * F - 1) == 0
+    cdef double inv = 1.0 / area
+    cdef double* sums = acc + W
+    memset(acc, 0, W * sizeof(double))
+    for k in range(F):
+        _add_pixels(<const pixel_t*> ((<const char*> xb) + _reflect(i * F - a + k, H) * xs0),
+                    xs1, W, acc)
+    _block_sums(acc, W, F, a, jlo, jhi, w, sums)
+    for j in range(w):
+        (<double*> (orow + j * os1))[0] = sums[j] * inv if pow2 else sums[j] / area
 
-    x     IN   image (H, W), any strides, F <= H and F <= W
-    F     IN   block size and step (>= 1)
-    out   OUT  (ceil(H / F), ceil(W / F)), any strides
 
-    out[i, j] is the mean of x over rows iF - a .. iF - a + F - 1 and the same
-    columns, a = (F - 1) // 2, indices mirrored at the edges (d c b a | a b c d):
-    MATLAB's imfilter(x, ones(F) / F^2, 'symmetric', 'same') (whose kernel
-    centre is at floor((F + 1) / 2)) sampled at x(1:F:end, 1:F:end). For F = 2
-    this is the 2x2 average of MS-SSIM, the last row or column of an odd size
-    averaged with itself. Block sums go down the rows, then along; integer
-    pixels sum exactly, and the mean is the sum divided by F * F.
+def box_downsample_2d(const pixel_t[:, :] x, const pixel_t[:, :] y, Py_ssize_t F,
+                      double[:, :] outx, double[:, :] outy, int n_threads):
+    """Mean of F x F blocks, every F-th pixel, with 'symmetric' borders, of a
+    pair of images (one parallel loop for both).
+
+    x, y        IN   images (H, W), any strides, F <= H and F <= W
+    F           IN   block size and step (>= 1)
+    outx, outy  OUT  (ceil(H / F), ceil(W / F)), any strides
+
+    out[i, j] is the mean of the image over rows iF - a .. iF - a + F - 1 and
+    the same columns, a = (F - 1) // 2, indices mirrored at the edges
+    (d c b a | a b c d): MATLAB's imfilter(x, ones(F) / F^2, 'symmetric',
+    'same') (whose kernel centre is at floor((F + 1) / 2)) sampled at
+    x(1:F:end, 1:F:end). For F = 2 this is the 2x2 average of MS-SSIM, the last
+    row or column of an odd size averaged with itself. Block sums go down the
+    rows, then along; integer pixels sum exactly, and the mean is the sum
+    divided by F * F.
     """
     cdef Py_ssize_t H = x.shape[0], W = x.shape[1]
-    cdef Py_ssize_t h = out.shape[0], w = out.shape[1], a = (F - 1) // 2
+    cdef Py_ssize_t h = outx.shape[0], w = outx.shape[1], a = (F - 1) // 2
     cdef Py_ssize_t stride = _round_up(W) + _round_up(W // F + 1)  # row sums, block sums
     n_threads = max(1, min(n_threads, h))
     cdef void* block = _scratch((n_threads * stride + 8) * sizeof(double))
     if block == NULL:
         raise MemoryError(f"box_downsample_2d: no memory for {n_threads} x {W} doubles")
     cdef double* work = _aligned(block)
-    cdef const char* xb = <const char*> &x[0, 0]
-    cdef Py_ssize_t xs0 = x.strides[0], xs1 = x.strides[1]
-    cdef char* ob = <char*> &out[0, 0]
-    cdef Py_ssize_t os0 = out.strides[0], os1 = out.strides[1]
-    cdef double area = <double> (F * F)
-    # Dividing by a power of two is multiplying by its exact inverse (2x2: 0.25).
-    cdef bint pow2 = (F * F) & (F * F - 1) == 0
-    cdef double inv = 1.0 / area
+    cdef const pixel_t* xb = &x[0, 0]
+    cdef const pixel_t* yb = &y[0, 0]
+    cdef char* oxb = <char*> &outx[0, 0]
+    cdef char* oyb = <char*> &outy[0, 0]
     # Output columns whose block lies inside the row: [jlo, jhi).
     cdef Py_ssize_t jlo = min(w, (a + F - 1) // F)
     cdef Py_ssize_t jhi = max(jlo, min(w, (W + a - F) // F + 1))
-    cdef Py_ssize_t i, j, k, tid
+    cdef Py_ssize_t i, tid
     cdef double* acc
-    cdef double* orow
     for i in prange(h, nogil=True, num_threads=n_threads, schedule="static"):
         tid = _thread_id()
         acc = work + tid * stride
-        memset(acc, 0, W * sizeof(double))
-        for k in range(F):
-            _add_pixels(<const pixel_t*> (xb + _reflect(i * F - a + k, H) * xs0), xs1, W, acc)
-        orow = acc + W  # the sums of the row's blocks, then scaled into out
-        _block_sums(acc, W, F, a, jlo, jhi, w, orow)
-        for j in range(w):
-            (<double*> (ob + i * os0 + j * os1))[0] = orow[j] * inv if pow2 else orow[j] / area
+        _downsample_row(xb, x.strides[0], x.strides[1], H, W, i, F, jlo, jhi, w, acc,
+                        oxb + i * outx.strides[0], outx.strides[1])
+        _downsample_row(yb, y.strides[0], y.strides[1], H, W, i, F, jlo, jhi, w, acc,
+                        oyb + i * outy.strides[0], outy.strides[1])
     _free_scratch(block)
 
 

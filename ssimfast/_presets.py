@@ -117,21 +117,22 @@ def _factor(name, p, shape, channel_axis):
     return max(1, (min(spatial) + 128) // 256)
 
 
-def _downsample(im, F, channel_axis, n_threads):
-    """ssim.m's box downsampling of each channel, as a float64 array."""
-    spatial = [n for ax, n in enumerate(im.shape) if ax != channel_axis]
+def _downsample(im1, im2, F, channel_axis, n_threads):
+    """ssim.m's box downsampling of each channel of both images, as float64."""
+    spatial = [n for ax, n in enumerate(im1.shape) if ax != channel_axis]
     h, w = (-(-spatial[0] // F), -(-spatial[1] // F))
-    if im.size < _MIN_PIXELS_PER_THREAD:
+    if im1.size < _MIN_PIXELS_PER_THREAD:
         n_threads = 1
     if channel_axis is None:
-        out = np.empty((h, w))
-        kernels.box_downsample_2d(im, F, out, n_threads)
-        return out
-    channels = im.shape[channel_axis]
-    out = np.empty((channels, h, w))  # each channel contiguous, then moved back
+        out = np.empty((2, h, w))
+        kernels.box_downsample_2d(im1, im2, F, out[0], out[1], n_threads)
+        return out[0], out[1]
+    channels = im1.shape[channel_axis]
+    out = np.empty((2, channels, h, w))  # each channel contiguous, then moved back
     for ch in range(channels):
-        kernels.box_downsample_2d(im[_slice_at_axis(ch, channel_axis)], F, out[ch], n_threads)
-    return np.moveaxis(out, 0, channel_axis)
+        at = _slice_at_axis(ch, channel_axis)
+        kernels.box_downsample_2d(im1[at], im2[at], F, out[0, ch], out[1, ch], n_threads)
+    return np.moveaxis(out[0], 0, channel_axis), np.moveaxis(out[1], 0, channel_axis)
 
 
 class _Resolved(typing.NamedTuple):
@@ -179,8 +180,7 @@ def preset_ssim(im1, im2, name, *, win_size, gradient, data_range, channel_axis,
     setup = r.setup
     if r.factor > 1:
         n_threads = setup.params.n_threads
-        im1 = _downsample(im1, r.factor, setup.channel_axis, n_threads)
-        im2 = _downsample(im2, r.factor, setup.channel_axis, n_threads)
+        im1, im2 = _downsample(im1, im2, r.factor, setup.channel_axis, n_threads)
     result = _score(im1, im2, setup, full, False)
     if not full:
         return result

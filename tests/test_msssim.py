@@ -120,9 +120,12 @@ def test_the_downsampling_kernel_is_the_matlab_box_filter():
     for F in (2, 3, 8):
         h, w = -(-a.shape[0] // F), -(-a.shape[1] // F)
         out = np.empty((h, w))
-        kernels.box_downsample_2d(a, F, out, 2)
+        out2 = np.empty((w, h)).T  # any strides
+        kernels.box_downsample_2d(a, a[::-1], F, out, out2, 2)
         want = R.imfilter_box_symmetric(a, F)[::F, ::F]
         np.testing.assert_allclose(out, want, rtol=0, atol=1e-12)
+        want2 = R.imfilter_box_symmetric(a[::-1], F)[::F, ::F]
+        np.testing.assert_allclose(out2, want2, rtol=0, atol=1e-12)
 
 
 def test_the_reference_box_filter_is_centred_as_matlab():
