@@ -17,6 +17,7 @@ import numpy as np
 
 from ssimfast import _masked
 from ssimfast._extension import kernels
+from ssimfast._ranges import bits_range, check_range
 from ssimfast._threads import resolve_workers
 
 __all__ = ["structural_similarity"]
@@ -50,6 +51,8 @@ def structural_similarity(
     gaussian_weights=False,
     full=False,
     workers=None,
+    preset="skimage",
+    bits=None,
     mask=None,
     nan_policy="propagate",
     min_valid=_masked.MIN_VALID,
@@ -93,6 +96,29 @@ def structural_similarity(
         Number of threads. None (default) uses OpenMP's default: all cores,
         or ``OMP_NUM_THREADS``, or a ``threadpoolctl`` limit. Negative values
         count back from it (-1 is all). The result does not depend on it.
+    preset : str, optional
+        Which reference to reproduce (``ssimfast.PRESETS`` describes each):
+        ``"skimage"`` (default; scikit-image 0.26, everything above),
+        ``"matlab"`` (Zhou Wang's ssim.m: Gaussian window of 11 taps and sigma
+        1.5, population covariance, data range 255, downsampling by
+        F = max(1, round(min(H, W) / 256)) with an F x F box filter, mean
+        over windows inside the image), ``"matlab_index"`` (ssim_index.m: the
+        same without downsampling) or ``"pytorch"`` (pytorch-msssim's and
+        tf.image.ssim's ssim: the same settings as ``"matlab_index"``). A
+        preset fixes `win_size`, `gaussian_weights`, `sigma` and
+        `use_sample_covariance`: passing one of them with another value is a
+        ValueError. `data_range` (default 255), `K1` and `K2` are parameters
+        of those references and may be passed. With a preset, the map of
+        ``full=True`` covers the windows inside the (downsampled) image only,
+        as those references return it; `gradient` is for ``"skimage"`` only.
+        ``ssimfast.settings(im1, im2, **options)`` shows what a call uses.
+    bits : int, optional
+        Bit depth of integer data stored in a wider dtype, such as 10- or
+        12-bit data in uint16: sets `data_range` to ``2**bits - 1``. Pass
+        `bits` or `data_range`, not both. With either, integer images whose
+        values exceed the range give a UserWarning (one pass over each image
+        whose dtype could exceed it: about 1-3 % of a call; float images are
+        not checked).
     mask : array_like of bool or None, optional
         True where pixels are valid (the images' shape, or their shape without
         the channel axis). Each window's statistics are then computed over its
@@ -178,9 +204,24 @@ def structural_similarity(
     """
     im1 = _as_image(im1, "im1")
     im2 = _as_image(im2, "im2")
+    masking = mask is not None or nan_policy != "propagate" or min_valid != _masked.MIN_VALID
+    if type(preset) is not str or preset != "skimage":
+        if masking:
+            raise ValueError(f"mask=, nan_policy= and min_valid= work with preset='skimage' "
+                             f"only, not preset={preset!r}")
+        from ssimfast._presets import preset_ssim
+
+        return preset_ssim(im1, im2, preset, win_size=win_size, gradient=gradient,
+                           data_range=data_range, channel_axis=channel_axis,
+                           gaussian_weights=gaussian_weights, full=full, workers=workers,
+                           bits=bits, kwargs=kwargs)
+    if bits is not None:
+        data_range = bits_range(bits, data_range, im1.dtype, im2.dtype)
     setup = _setup(im1.shape, im1.dtype, im2.shape, im2.dtype, win_size, data_range,
                    channel_axis, gaussian_weights, workers, kwargs)
-    if mask is not None or nan_policy != "propagate" or min_valid != _masked.MIN_VALID:
+    if data_range is not None:
+        check_range(im1, im2, data_range, bits)
+    if masking:
         _masked.check_options(mask, nan_policy, min_valid, gradient)
         valid = _masked.valid_pixels(im1, im2, mask, nan_policy, setup.channel_axis)
         if valid is not None:

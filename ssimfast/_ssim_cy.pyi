@@ -22,6 +22,11 @@ def filter_axis(src: NDArray[np.float64], dst: NDArray[np.float64],
 def ssim_map_nd(ux: NDArray[np.float64], uy: NDArray[np.float64], uxxyy: NDArray[np.float64],
                 uxy: NDArray[np.float64], scale: float, c1: float, c2: float, cov_norm: float,
                 smap: NDArray[np.float64], tmaps: NDArray[np.float64]) -> None: ...
+def ssim_cs_2d(x: np.ndarray, y: np.ndarray, taps0: NDArray[np.float64],
+               taps1: NDArray[np.float64], crop0: int, crop1: int, c1: float, c2: float,
+               cov_norm: float, n_threads: int) -> tuple[float, float]: ...
+def box_downsample_2d(x: np.ndarray, y: np.ndarray, F: int, outx: NDArray[np.float64],
+                      outy: NDArray[np.float64], n_threads: int) -> None: ...
 # _masked.pxi
 def ssim_masked_2d(x: np.ndarray, y: np.ndarray, mask: NDArray[np.uint8],
                    taps0: NDArray[np.float64], taps1: NDArray[np.float64], crop0: int, crop1: int,

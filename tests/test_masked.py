@@ -219,3 +219,11 @@ def test_large_image_in_bands_and_strips(gaussian):
     assert abs(mean - np.nanmean(inner)) < 1e-12
     assert ssim(x, y, data_range=255, mask=valid, gaussian_weights=gaussian, workers=1) == \
         ssim(x, y, data_range=255, mask=valid, gaussian_weights=gaussian, workers=2) == mean
+
+
+def test_masks_are_for_the_skimage_preset():
+    x, y = pair()
+    with pytest.raises(ValueError, match="work with preset='skimage' only, not preset='matlab'"):
+        ssim(x, y, data_range=255, mask=holes(x.shape), preset="matlab")
+    assert ssim(x, y, data_range=255, mask=holes(x.shape), preset="skimage") == ssim(
+        x, y, data_range=255, mask=holes(x.shape))
