@@ -1267,10 +1267,11 @@ def filter_axis(const double[:, :, ::1] src, double[:, :, ::1] dst,
 
     src   IN   (pre, n, post), C-contiguous
     dst   OUT  same shape, must not overlap src
-    taps  IN   odd number of taps, centred
+    taps  IN   odd number of taps, centred and symmetric
 
-    dst[a, i, b] = sum_k taps[k] * src[a, reflect(i + k - r), b], summed from 0
-    in tap order, exactly as the 2-D and 3-D kernels do.
+    dst[a, i, b] = sum_k taps[k] * src[a, reflect(i + k - r), b], added in
+    scipy.ndimage's order for symmetric taps (see "Filtering"), exactly as the
+    2-D and 3-D kernels do: bit for bit scipy.ndimage.correlate1d.
     """
     cdef Py_ssize_t pre = src.shape[0], n = src.shape[1], post = src.shape[2]
     cdef Py_ssize_t ntaps = taps.shape[0], r = ntaps // 2
