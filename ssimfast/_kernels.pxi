@@ -9,7 +9,8 @@
 #
 # The four windowed statistics are the filtered x, y, x*x + y*y and x*y: the SSIM
 # denominator needs only the sum of the two variances. Each axis is filtered in
-# turn (separable), in tap order, with 'reflect' boundaries as scipy.ndimage.
+# turn (separable), in scipy.ndimage's order for symmetric taps (see "Filtering"
+# below), with 'reflect' boundaries as scipy.ndimage.
 # All paths (2-D, 3-D, N-D) do the same operations in the same order, so their
 # maps agree bit for bit; row sums are added in row order after the parallel
 # loop, so the mean does not depend on the number of threads.
@@ -125,110 +126,146 @@ cdef inline void _copy_row(const char* base, Py_ssize_t step, Py_ssize_t n,
         out[j] = (<const pixel_t*> (base + j * step))[0]
 
 
-cdef inline void _add_products(const pixel_t* x, const pixel_t* y, double w,
-                               double_rp s0, double_rp s1, double_rp s2, double_rp s3,
-                               Py_ssize_t n) noexcept nogil:
-    """Add w times the four per-pixel statistics of one row pair to s0..s3."""
+# ---------------------------------------------------------------------------
+# Filtering in scipy.ndimage's order for symmetric taps (correlate1d):
+#
+#     out = w[r] * c + w[0] * (s[-r] + s[+r]) + w[1] * (s[-r+1] + s[+r-1]) + ...
+#           + w[r-1] * (s[-1] + s[+1])
+#
+# added left to right (the centre c first, then the pairs from the outermost
+# in), r = ntaps // 2: one multiplication per pair instead of two. Every filter
+# of every path (2-D, 3-D, N-D, the gradient) adds in this order, so their
+# results agree bit for bit. The taps must be symmetric, which the Python layer
+# guarantees (uniform, or a Gaussian of symmetric abscissae); only taps[:r + 1]
+# are read.
+# ---------------------------------------------------------------------------
+
+cdef inline void _sym_centre(const double* c, double w, double_rp dst,
+                             Py_ssize_t n) noexcept nogil:
+    """dst = w * c: the first term of a symmetric filter."""
+    cdef Py_ssize_t j
+    for j in range(n):
+        dst[j] = w * c[j]
+
+
+cdef inline void _sym_pair(const double* a, const double* b, double w, double_rp dst,
+                           Py_ssize_t n) noexcept nogil:
+    """dst += w * (a + b): one pair of taps."""
+    cdef Py_ssize_t j
+    for j in range(n):
+        dst[j] = dst[j] + w * (a[j] + b[j])
+
+
+cdef inline void _sym_pairs2(const double* a0, const double* b0, const double* a1,
+                             const double* b1, double w0, double w1, double_rp dst,
+                             Py_ssize_t n) noexcept nogil:
+    """_sym_pair for (a0, b0), then (a1, b1), with one load and store of dst."""
+    cdef Py_ssize_t j
+    for j in range(n):
+        dst[j] = (dst[j] + w0 * (a0[j] + b0[j])) + w1 * (a1[j] + b1[j])
+
+
+cdef inline void _sym7_rows(const double** p, const double* w, double_rp dst,
+                            Py_ssize_t n) noexcept nogil:
+    """The symmetric filter of 7 rows p[0..6] (p[3] the centre), in one expression."""
+    cdef Py_ssize_t j
+    cdef double w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3]
+    cdef const double* p0 = p[0]
+    cdef const double* p1 = p[1]
+    cdef const double* p2 = p[2]
+    cdef const double* p3 = p[3]
+    cdef const double* p4 = p[4]
+    cdef const double* p5 = p[5]
+    cdef const double* p6 = p[6]
+    for j in range(n):
+        dst[j] = ((w3 * p3[j] + w0 * (p0[j] + p6[j])) + w1 * (p1[j] + p5[j])) \
+            + w2 * (p2[j] + p4[j])
+
+
+cdef inline void _sym11_rows(const double** p, const double* w, double_rp dst,
+                             Py_ssize_t n) noexcept nogil:
+    """The symmetric filter of 11 rows p[0..10] (p[5] the centre), in one expression."""
+    cdef Py_ssize_t j
+    cdef double w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5]
+    cdef const double* p0 = p[0]
+    cdef const double* p1 = p[1]
+    cdef const double* p2 = p[2]
+    cdef const double* p3 = p[3]
+    cdef const double* p4 = p[4]
+    cdef const double* p5 = p[5]
+    cdef const double* p6 = p[6]
+    cdef const double* p7 = p[7]
+    cdef const double* p8 = p[8]
+    cdef const double* p9 = p[9]
+    cdef const double* p10 = p[10]
+    for j in range(n):
+        dst[j] = ((((w5 * p5[j] + w0 * (p0[j] + p10[j])) + w1 * (p1[j] + p9[j]))
+                   + w2 * (p2[j] + p8[j])) + w3 * (p3[j] + p7[j])) + w4 * (p4[j] + p6[j])
+
+
+cdef inline void _product_row(const pixel_t* x, const pixel_t* y,
+                              double_rp o0, double_rp o1, double_rp o2, double_rp o3,
+                              Py_ssize_t n) noexcept nogil:
+    """The four per-pixel statistics x, y, x*x + y*y, x*y of n contiguous pixels."""
     cdef Py_ssize_t j
     cdef double a, b
     for j in range(n):
         a = <double> x[j]
         b = <double> y[j]
-        s0[j] += w * a
-        s1[j] += w * b
-        s2[j] += w * (a * a + b * b)
-        s3[j] += w * (a * b)
+        o0[j] = a
+        o1[j] = b
+        o2[j] = a * a + b * b
+        o3[j] = a * b
 
 
-cdef inline void _add_products4(const pixel_t** x, const pixel_t** y, const double* w,
+cdef inline void _product_row_strided(const pixel_t* x, Py_ssize_t xcol, const pixel_t* y,
+                                      Py_ssize_t ycol, double_rp o0, double_rp o1,
+                                      double_rp o2, double_rp o3,
+                                      Py_ssize_t n) noexcept nogil:
+    """_product_row for pixels xcol (ycol) bytes apart."""
+    cdef Py_ssize_t j
+    cdef double a, b
+    for j in range(n):
+        a = <double> (<const pixel_t*> (<const char*> x + j * xcol))[0]
+        b = <double> (<const pixel_t*> (<const char*> y + j * ycol))[0]
+        o0[j] = a
+        o1[j] = b
+        o2[j] = a * a + b * b
+        o3[j] = a * b
+
+
+cdef inline void _products_centre(const pixel_t* x, const pixel_t* y, double w,
+                                  double_rp s0, double_rp s1, double_rp s2, double_rp s3,
+                                  Py_ssize_t n) noexcept nogil:
+    """s = w * (the four statistics of one row pair): _sym_centre on the fly."""
+    cdef Py_ssize_t j
+    cdef double a, b
+    for j in range(n):
+        a = <double> x[j]
+        b = <double> y[j]
+        s0[j] = w * a
+        s1[j] = w * b
+        s2[j] = w * (a * a + b * b)
+        s3[j] = w * (a * b)
+
+
+cdef inline void _products_pair(const pixel_t* xa, const pixel_t* ya,
+                                const pixel_t* xb, const pixel_t* yb, double w,
                                 double_rp s0, double_rp s1, double_rp s2, double_rp s3,
                                 Py_ssize_t n) noexcept nogil:
-    """_add_products for four row pairs at once: each sum stays in a register
-    across the four taps, added in the same order as four single calls."""
+    """_sym_pair of the statistics of row pairs a and b, computed on the fly
+    (the same operations as _product_row, then _sym_pair)."""
     cdef Py_ssize_t j
-    cdef double a0, a1, a2, a3, b0, b1, b2, b3
-    cdef double w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3]
-    cdef const pixel_t* x0 = x[0]
-    cdef const pixel_t* x1 = x[1]
-    cdef const pixel_t* x2 = x[2]
-    cdef const pixel_t* x3 = x[3]
-    cdef const pixel_t* y0 = y[0]
-    cdef const pixel_t* y1 = y[1]
-    cdef const pixel_t* y2 = y[2]
-    cdef const pixel_t* y3 = y[3]
+    cdef double a, b, c, d
     for j in range(n):
-        a0 = <double> x0[j]
-        a1 = <double> x1[j]
-        a2 = <double> x2[j]
-        a3 = <double> x3[j]
-        b0 = <double> y0[j]
-        b1 = <double> y1[j]
-        b2 = <double> y2[j]
-        b3 = <double> y3[j]
-        s0[j] = (((s0[j] + w0 * a0) + w1 * a1) + w2 * a2) + w3 * a3
-        s1[j] = (((s1[j] + w0 * b0) + w1 * b1) + w2 * b2) + w3 * b3
-        s2[j] = ((((s2[j] + w0 * (a0 * a0 + b0 * b0)) + w1 * (a1 * a1 + b1 * b1))
-                  + w2 * (a2 * a2 + b2 * b2)) + w3 * (a3 * a3 + b3 * b3))
-        s3[j] = (((s3[j] + w0 * (a0 * b0)) + w1 * (a1 * b1)) + w2 * (a2 * b2)) + w3 * (a3 * b3)
-
-
-cdef inline void _add_products3(const pixel_t** x, const pixel_t** y, const double* w,
-                                double_rp s0, double_rp s1, double_rp s2, double_rp s3,
-                                Py_ssize_t n) noexcept nogil:
-    """_add_products4 for three row pairs (the tail of 7- and 11-tap windows)."""
-    cdef Py_ssize_t j
-    cdef double a0, a1, a2, b0, b1, b2
-    cdef double w0 = w[0], w1 = w[1], w2 = w[2]
-    cdef const pixel_t* x0 = x[0]
-    cdef const pixel_t* x1 = x[1]
-    cdef const pixel_t* x2 = x[2]
-    cdef const pixel_t* y0 = y[0]
-    cdef const pixel_t* y1 = y[1]
-    cdef const pixel_t* y2 = y[2]
-    for j in range(n):
-        a0 = <double> x0[j]
-        a1 = <double> x1[j]
-        a2 = <double> x2[j]
-        b0 = <double> y0[j]
-        b1 = <double> y1[j]
-        b2 = <double> y2[j]
-        s0[j] = ((s0[j] + w0 * a0) + w1 * a1) + w2 * a2
-        s1[j] = ((s1[j] + w0 * b0) + w1 * b1) + w2 * b2
-        s2[j] = (((s2[j] + w0 * (a0 * a0 + b0 * b0)) + w1 * (a1 * a1 + b1 * b1))
-                 + w2 * (a2 * a2 + b2 * b2))
-        s3[j] = ((s3[j] + w0 * (a0 * b0)) + w1 * (a1 * b1)) + w2 * (a2 * b2)
-
-
-cdef inline void _add_scaled(const double* src, double w, double_rp dst,
-                             Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t j
-    for j in range(n):
-        dst[j] += w * src[j]
-
-
-cdef inline void _add_scaled4(const double** src, const double* w, double_rp dst,
-                              Py_ssize_t n) noexcept nogil:
-    """_add_scaled for four rows at once, in the same order as four single calls."""
-    cdef Py_ssize_t j
-    cdef double w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3]
-    cdef const double* r0 = src[0]
-    cdef const double* r1 = src[1]
-    cdef const double* r2 = src[2]
-    cdef const double* r3 = src[3]
-    for j in range(n):
-        dst[j] = (((dst[j] + w0 * r0[j]) + w1 * r1[j]) + w2 * r2[j]) + w3 * r3[j]
-
-
-cdef inline void _add_scaled3(const double** src, const double* w, double_rp dst,
-                              Py_ssize_t n) noexcept nogil:
-    """_add_scaled4 for three rows (the tail of 7- and 11-tap windows)."""
-    cdef Py_ssize_t j
-    cdef double w0 = w[0], w1 = w[1], w2 = w[2]
-    cdef const double* r0 = src[0]
-    cdef const double* r1 = src[1]
-    cdef const double* r2 = src[2]
-    for j in range(n):
-        dst[j] = ((dst[j] + w0 * r0[j]) + w1 * r1[j]) + w2 * r2[j]
+        a = <double> xa[j]
+        b = <double> ya[j]
+        c = <double> xb[j]
+        d = <double> yb[j]
+        s0[j] = s0[j] + w * (a + c)
+        s1[j] = s1[j] + w * (b + d)
+        s2[j] = s2[j] + w * ((a * a + b * b) + (c * c + d * d))
+        s3[j] = s3[j] + w * (a * b + c * d)
 
 
 cdef inline void _rows_at(const char* xb, Py_ssize_t xstep, Py_ssize_t xcol,
@@ -289,7 +326,8 @@ cdef void _window_products(const char* xb, Py_ssize_t xstep, Py_ssize_t xcol,
                            double* v, Py_ssize_t vstride, Py_ssize_t W,
                            Py_ssize_t c0, Py_ssize_t c1) noexcept nogil:
     """The four statistics of the input rows around `centre`, filtered along their
-    axis, for columns [c0, c1) of rows W pixels long.
+    axis (symmetric order, statistics computed on the fly), for columns [c0, c1)
+    of rows W pixels long.
 
     Row r of x starts at xb + r * xstep, its pixels xcol bytes apart (likewise y);
     r runs over the window with 'reflect' boundaries at 0 and n. The result goes
@@ -300,52 +338,174 @@ cdef void _window_products(const char* xb, Py_ssize_t xstep, Py_ssize_t xcol,
     row r lives in slot r % (ntaps + 1), so moving to the next centre copies one
     new row, not ntaps, and the rows entering and leaving a sliding window never
     share a slot; cached rows are copied whole, so later column ranges find them.
-    Without tags, 4 slots are refilled with the columns needed on every call.
+    Without tags, 2 slots are refilled with the columns needed on every call.
     """
-    cdef Py_ssize_t k = 0, g, t, r, h = ntaps // 2, m = c1 - c0
-    cdef const pixel_t* xr[4]
-    cdef const pixel_t* yr[4]
+    cdef Py_ssize_t k, h = ntaps // 2, m = c1 - c0
+    cdef const pixel_t* xa
+    cdef const pixel_t* ya
+    cdef const pixel_t* xz
+    cdef const pixel_t* yz
     v = v + c0
-    for t in range(4):
-        memset(v + t * vstride, 0, m * sizeof(double))
-    while k < ntaps:
-        g = 4 if k + 4 <= ntaps else (3 if k + 3 == ntaps else 1)  # taps in this pass
-        for t in range(g):
-            r = _reflect(centre + k + t - h, n)
-            _rows_at(xb, xstep, xcol, yb, ystep, ycol, r, ntaps, t, xscratch, yscratch, tags,
-                     W, c0, m, &xr[t], &yr[t])
-        if g == 4:
-            _add_products4(xr, yr, taps + k, v, v + vstride, v + 2 * vstride, v + 3 * vstride, m)
-            k += 4
-        elif g == 3:
-            _add_products3(xr, yr, taps + k, v, v + vstride, v + 2 * vstride, v + 3 * vstride, m)
-            k += 3
+    _rows_at(xb, xstep, xcol, yb, ystep, ycol, _reflect(centre, n), ntaps, 0,
+             xscratch, yscratch, tags, W, c0, m, &xa, &ya)
+    _products_centre(xa, ya, taps[h], v, v + vstride, v + 2 * vstride, v + 3 * vstride, m)
+    for k in range(h):
+        _rows_at(xb, xstep, xcol, yb, ystep, ycol, _reflect(centre + k - h, n), ntaps, 0,
+                 xscratch, yscratch, tags, W, c0, m, &xa, &ya)
+        _rows_at(xb, xstep, xcol, yb, ystep, ycol, _reflect(centre + h - k, n), ntaps, 1,
+                 xscratch, yscratch, tags, W, c0, m, &xz, &yz)
+        _products_pair(xa, ya, xz, yz, taps[k], v, v + vstride, v + 2 * vstride,
+                       v + 3 * vstride, m)
+
+
+cdef enum:
+    ROWS = 4  # output rows per group in the 2-D kernel's ring path
+
+
+cdef inline Py_ssize_t _ring_slots(Py_ssize_t ntaps) noexcept nogil:
+    """Slots of _ring_fill's ring: the input rows of ROWS consecutive windows."""
+    return ntaps + ROWS - 1
+
+
+cdef inline Py_ssize_t _ring_plane(Py_ssize_t W) noexcept nogil:
+    """Doubles from one statistic of a ring row to the next: W rounded up to
+    8 (64 bytes), then to 8 more than a multiple of 128, so that the slots
+    (4 planes apart) fall 256 bytes apart modulo 4 KiB. With a multiple of 4
+    KiB between them, the rows a filter reads together would all map to the
+    same sets of the L1 cache and evict each other."""
+    cdef Py_ssize_t plane = _round_up(W)
+    return plane + (136 - plane % 128) % 128
+
+
+cdef inline void _ring_fill(const pixel_t* x, Py_ssize_t xstep, Py_ssize_t xcol,
+                            const pixel_t* y, Py_ssize_t ystep, Py_ssize_t ycol,
+                            Py_ssize_t n, Py_ssize_t i0, Py_ssize_t g, Py_ssize_t ntaps,
+                            double* ring, Py_ssize_t plane, Py_ssize_t* tags,
+                            Py_ssize_t c0, Py_ssize_t c1) noexcept nogil:
+    """Make `ring` hold the four statistics (_product_row, columns [c0, c1)) of
+    every input row of the windows around centres i0 .. i0 + g - 1 (g <= ROWS;
+    rows as _window_products).
+
+    Row r lives in slot r % _ring_slots(ntaps), its statistics `plane` doubles
+    apart, slots 4 * plane apart; tags[slot] says which row a slot holds (-1:
+    none). The rows of ROWS consecutive windows lie within ntaps + ROWS - 1
+    consecutive rows (also where they reflect), so they never share a slot, and
+    each input row is computed once as the centres move down.
+    """
+    cdef Py_ssize_t k, r, slot, h = ntaps // 2, slots = _ring_slots(ntaps)
+    cdef double* o
+    cdef const char* xb = <const char*> x
+    cdef const char* yb = <const char*> y
+    for k in range(ntaps + g - 1):
+        r = _reflect(i0 + k - h, n)
+        slot = r % slots
+        if tags[slot] == r:
+            continue
+        o = ring + slot * 4 * plane
+        if xcol == <Py_ssize_t> sizeof(pixel_t) and ycol == <Py_ssize_t> sizeof(pixel_t):
+            _product_row(<const pixel_t*> (xb + r * xstep) + c0,
+                         <const pixel_t*> (yb + r * ystep) + c0,
+                         o + c0, o + plane + c0, o + 2 * plane + c0, o + 3 * plane + c0,
+                         c1 - c0)
         else:
-            _add_products(xr[0], yr[0], taps[k], v, v + vstride, v + 2 * vstride,
-                          v + 3 * vstride, m)
-            k += 1
+            _product_row_strided(<const pixel_t*> (xb + r * xstep + c0 * xcol), xcol,
+                                 <const pixel_t*> (yb + r * ystep + c0 * ycol), ycol,
+                                 o + c0, o + plane + c0, o + 2 * plane + c0,
+                                 o + 3 * plane + c0, c1 - c0)
+        tags[slot] = r
 
 
-cdef void _window_rows(const double* src, Py_ssize_t step, Py_ssize_t n, Py_ssize_t centre,
-                       const double* taps, Py_ssize_t ntaps, double_rp dst,
-                       Py_ssize_t W) noexcept nogil:
-    """dst = sum_k taps[k] * (row reflect(centre + k - r) of src), rows `step` doubles apart."""
-    cdef Py_ssize_t k = 0, t, h = ntaps // 2
-    cdef const double* rows[4]
-    memset(dst, 0, W * sizeof(double))
-    while k + 4 <= ntaps:
-        for t in range(4):
-            rows[t] = src + _reflect(centre + k + t - h, n) * step
-        _add_scaled4(rows, taps + k, dst, W)
-        k += 4
-    if k + 3 == ntaps:
-        for t in range(3):
-            rows[t] = src + _reflect(centre + k + t - h, n) * step
-        _add_scaled3(rows, taps + k, dst, W)
-        k += 3
-    while k < ntaps:
-        _add_scaled(src + _reflect(centre + k - h, n) * step, taps[k], dst, W)
-        k += 1
+cdef inline void _sym11_rows4(const double** p, const double* w, double_rp d0, double_rp d1,
+                              double_rp d2, double_rp d3, Py_ssize_t n) noexcept nogil:
+    """_sym11_rows for 4 consecutive centres (rows p[0..13]; d_t from p[t..t+10]):
+    the rows shared by the windows are loaded once."""
+    cdef Py_ssize_t j
+    cdef double w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5]
+    cdef double q0, q1, q2, q3, q4, q5, q6, q7, q8, q9, q10, q11, q12, q13
+    cdef const double* p0 = p[0]
+    cdef const double* p1 = p[1]
+    cdef const double* p2 = p[2]
+    cdef const double* p3 = p[3]
+    cdef const double* p4 = p[4]
+    cdef const double* p5 = p[5]
+    cdef const double* p6 = p[6]
+    cdef const double* p7 = p[7]
+    cdef const double* p8 = p[8]
+    cdef const double* p9 = p[9]
+    cdef const double* p10 = p[10]
+    cdef const double* p11 = p[11]
+    cdef const double* p12 = p[12]
+    cdef const double* p13 = p[13]
+    for j in range(n):
+        q0 = p0[j]
+        q1 = p1[j]
+        q2 = p2[j]
+        q3 = p3[j]
+        q4 = p4[j]
+        q5 = p5[j]
+        q6 = p6[j]
+        q7 = p7[j]
+        q8 = p8[j]
+        q9 = p9[j]
+        q10 = p10[j]
+        q11 = p11[j]
+        q12 = p12[j]
+        q13 = p13[j]
+        d0[j] = ((((w5 * q5 + w0 * (q0 + q10)) + w1 * (q1 + q9)) + w2 * (q2 + q8))
+                 + w3 * (q3 + q7)) + w4 * (q4 + q6)
+        d1[j] = ((((w5 * q6 + w0 * (q1 + q11)) + w1 * (q2 + q10)) + w2 * (q3 + q9))
+                 + w3 * (q4 + q8)) + w4 * (q5 + q7)
+        d2[j] = ((((w5 * q7 + w0 * (q2 + q12)) + w1 * (q3 + q11)) + w2 * (q4 + q10))
+                 + w3 * (q5 + q9)) + w4 * (q6 + q8)
+        d3[j] = ((((w5 * q8 + w0 * (q3 + q13)) + w1 * (q4 + q12)) + w2 * (q5 + q11))
+                 + w3 * (q6 + q10)) + w4 * (q7 + q9)
+
+
+cdef inline void _filter_ring(const double* ring, Py_ssize_t step, Py_ssize_t n,
+                              Py_ssize_t i0, Py_ssize_t g, const double* taps,
+                              Py_ssize_t ntaps, double* dst, Py_ssize_t dstep,
+                              Py_ssize_t m) noexcept nogil:
+    """_filter_rows of _ring_fill's ring for centres i0 .. i0 + g - 1, to
+    dst + t * dstep (t = 0..g-1): the same bits as g calls."""
+    cdef Py_ssize_t k, t, h = ntaps // 2, slots = _ring_slots(ntaps)
+    cdef const double* p[14]
+    if ntaps == 11 and g == 4:
+        for k in range(14):
+            p[k] = ring + (_reflect(i0 + k - h, n) % slots) * step
+        _sym11_rows4(p, taps, dst, dst + dstep, dst + 2 * dstep, dst + 3 * dstep, m)
+        return
+    for t in range(g):
+        _filter_rows(ring, step, slots, n, i0 + t, taps, ntaps, dst + t * dstep, m)
+
+
+cdef void _filter_rows(const double* src, Py_ssize_t step, Py_ssize_t slots, Py_ssize_t n,
+                       Py_ssize_t centre, const double* taps, Py_ssize_t ntaps,
+                       double_rp dst, Py_ssize_t m) noexcept nogil:
+    """dst[:m] = the symmetric filter of rows reflect(centre + k - ntaps // 2, n)
+    of src (k = 0..ntaps-1); row q lives at src + (q % slots) * step (slots >= n
+    for a plain array, the ring's size for _ring_fill's ring)."""
+    cdef Py_ssize_t k, h = ntaps // 2
+    cdef const double* p[11]
+    if ntaps == 11 or ntaps == 7:
+        for k in range(ntaps):
+            p[k] = src + (_reflect(centre + k - h, n) % slots) * step
+        if ntaps == 11:
+            _sym11_rows(p, taps, dst, m)
+        else:
+            _sym7_rows(p, taps, dst, m)
+        return
+    _sym_centre(src + (_reflect(centre, n) % slots) * step, taps[h], dst, m)
+    k = 0
+    while k + 2 <= h:
+        _sym_pairs2(src + (_reflect(centre + k - h, n) % slots) * step,
+                    src + (_reflect(centre + h - k, n) % slots) * step,
+                    src + (_reflect(centre + k + 1 - h, n) % slots) * step,
+                    src + (_reflect(centre + h - k - 1, n) % slots) * step,
+                    taps[k], taps[k + 1], dst, m)
+        k += 2
+    if k < h:
+        _sym_pair(src + (_reflect(centre + k - h, n) % slots) * step,
+                  src + (_reflect(centre + h - k, n) % slots) * step, taps[k], dst, m)
 
 
 cdef inline void _pad_reflect(double* row, Py_ssize_t n, Py_ssize_t r,
@@ -360,48 +520,47 @@ cdef inline void _pad_reflect(double* row, Py_ssize_t n, Py_ssize_t r,
             row[n - 1 + j] = row[_reflect(n - 1 + j, n)]
 
 
-cdef inline void _correlate7(const double* s, const double* w, double_rp dst,
-                             Py_ssize_t n) noexcept nogil:
+cdef inline void _sym7(const double* s, const double* w, double_rp dst,
+                       Py_ssize_t n) noexcept nogil:
     """_correlate for 7 taps, all in one expression (one store per output)."""
     cdef Py_ssize_t j
-    cdef double w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5], w6 = w[6]
+    cdef double w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3]
     for j in range(n):
-        dst[j] = ((((((0.0 + w0 * s[j]) + w1 * s[j + 1]) + w2 * s[j + 2]) + w3 * s[j + 3])
-                   + w4 * s[j + 4]) + w5 * s[j + 5]) + w6 * s[j + 6]
+        dst[j] = ((w3 * s[j + 3] + w0 * (s[j] + s[j + 6])) + w1 * (s[j + 1] + s[j + 5])) \
+            + w2 * (s[j + 2] + s[j + 4])
 
 
 cdef inline void _box7(const double* s, double_rp dst, Py_ssize_t n) noexcept nogil:
-    """_correlate7 with unit taps (x * 1.0 == x: the same bits, no multiplications)."""
+    """_sym7 with unit taps, for exact integer window sums (any order gives the
+    same bits): no multiplications."""
     cdef Py_ssize_t j
     for j in range(n):
         dst[j] = (((((0.0 + s[j]) + s[j + 1]) + s[j + 2]) + s[j + 3]) + s[j + 4]) + s[j + 5] \
             + s[j + 6]
 
 
-cdef inline void _correlate11(const double* s, const double* w, double_rp dst,
-                              Py_ssize_t n) noexcept nogil:
+cdef inline void _sym11(const double* s, const double* w, double_rp dst,
+                        Py_ssize_t n) noexcept nogil:
     """_correlate for 11 taps (the Gaussian window of sigma 1.5), in one expression."""
     cdef Py_ssize_t j
     cdef double w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5]
-    cdef double w6 = w[6], w7 = w[7], w8 = w[8], w9 = w[9], w10 = w[10]
     for j in range(n):
-        dst[j] = ((((((((((0.0 + w0 * s[j]) + w1 * s[j + 1]) + w2 * s[j + 2]) + w3 * s[j + 3])
-                       + w4 * s[j + 4]) + w5 * s[j + 5]) + w6 * s[j + 6]) + w7 * s[j + 7])
-                    + w8 * s[j + 8]) + w9 * s[j + 9]) + w10 * s[j + 10]
+        dst[j] = ((((w5 * s[j + 5] + w0 * (s[j] + s[j + 10])) + w1 * (s[j + 1] + s[j + 9]))
+                   + w2 * (s[j + 2] + s[j + 8])) + w3 * (s[j + 3] + s[j + 7])) \
+            + w4 * (s[j + 4] + s[j + 6])
 
 
 cdef inline void _correlate(const double* src, const double* taps, Py_ssize_t ntaps,
                             double_rp dst, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
-    """dst[j] = sum_k taps[k] * src[j + k - r] for j in [lo, hi), r = ntaps // 2,
-    added in tap order from 0.0, as _window_rows and the N-D path do.
+    """dst[j] = the symmetric filter of src[j - r:j + r + 1] for j in [lo, hi),
+    r = ntaps // 2, in the order of _filter_rows and the N-D path.
 
     `src` must be readable r elements beyond [lo, hi) on each side (padded).
     The common windows (7 and 11 taps) keep the whole sum in registers; others
-    go through _window_rows' helpers on shifted pointers, 4 taps per pass.
+    go through _filter_rows' helpers on shifted pointers, 2 pairs per pass.
     """
-    cdef Py_ssize_t k = 0, t, n = hi - lo
-    cdef const double* s = src + lo - ntaps // 2
-    cdef const double* rows[4]
+    cdef Py_ssize_t k, r = ntaps // 2, n = hi - lo
+    cdef const double* s = src + lo - r
     cdef bint unit = True
     dst = dst + lo
     if ntaps == 7:
@@ -410,25 +569,19 @@ cdef inline void _correlate(const double* src, const double* taps, Py_ssize_t nt
         if unit:
             _box7(s, dst, n)
         else:
-            _correlate7(s, taps, dst, n)
+            _sym7(s, taps, dst, n)
         return
     if ntaps == 11:
-        _correlate11(s, taps, dst, n)
+        _sym11(s, taps, dst, n)
         return
-    memset(dst, 0, n * sizeof(double))
-    while k + 4 <= ntaps:
-        for t in range(4):
-            rows[t] = s + k + t
-        _add_scaled4(rows, taps + k, dst, n)
-        k += 4
-    if k + 3 == ntaps:
-        for t in range(3):
-            rows[t] = s + k + t
-        _add_scaled3(rows, taps + k, dst, n)
-        k += 3
-    while k < ntaps:
-        _add_scaled(s + k, taps[k], dst, n)
-        k += 1
+    _sym_centre(s + r, taps[r], dst, n)
+    k = 0
+    while k + 2 <= r:
+        _sym_pairs2(s + k, s + ntaps - 1 - k, s + k + 1, s + ntaps - 2 - k,
+                    taps[k], taps[k + 1], dst, n)
+        k += 2
+    if k < r:
+        _sym_pair(s + k, s + ntaps - 1 - k, taps[k], dst, n)
 
 
 cdef inline double _ssim_terms(double mx, double my, double sxxyy, double sxy,
@@ -495,6 +648,30 @@ cdef inline double _sum(const double* s, Py_ssize_t lo, Py_ssize_t hi) noexcept 
     return (t0 + t1) + (t2 + t3)
 
 
+cdef inline double _sym11_at(const double* s, double w0, double w1, double w2, double w3,
+                             double w4, double w5) noexcept nogil:
+    """_sym11's sum for the window s[0..10] (the same expression, the same bits)."""
+    return ((((w5 * s[5] + w0 * (s[0] + s[10])) + w1 * (s[1] + s[9]))
+             + w2 * (s[2] + s[8])) + w3 * (s[3] + s[7])) + w4 * (s[4] + s[6])
+
+
+cdef inline void _sym11_ssim(const double* v0, const double* v1, const double* v2,
+                             const double* v3, const double* w, double_rp srow,
+                             Py_ssize_t lo, Py_ssize_t hi, double scale,
+                             double c1, double c2, double cov_norm) noexcept nogil:
+    """_correlate (11 taps) of the four padded statistics rows, then _ssim_row,
+    in one loop: the filtered statistics stay in registers (the same bits)."""
+    cdef Py_ssize_t j
+    cdef double a1, a2, b1, b2
+    cdef double w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5]
+    for j in range(lo, hi):
+        srow[j] = _ssim_terms(_sym11_at(v0 + j - 5, w0, w1, w2, w3, w4, w5) * scale,
+                              _sym11_at(v1 + j - 5, w0, w1, w2, w3, w4, w5) * scale,
+                              _sym11_at(v2 + j - 5, w0, w1, w2, w3, w4, w5) * scale,
+                              _sym11_at(v3 + j - 5, w0, w1, w2, w3, w4, w5) * scale,
+                              c1, c2, cov_norm, &a1, &a2, &b1, &b2)
+
+
 cdef inline void _finish_row(double* v, Py_ssize_t vstride, Py_ssize_t W,
                              const double* taps, Py_ssize_t ntaps,
                              double* h, double* srow, Py_ssize_t lo, Py_ssize_t hi,
@@ -505,6 +682,12 @@ cdef inline void _finish_row(double* v, Py_ssize_t vstride, Py_ssize_t W,
     ntaps//2 pad columns; columns [lo - r, hi + r) within [0, W) filled), then
     the SSIM formula into srow[lo:hi]."""
     cdef Py_ssize_t s, r = ntaps // 2
+    if ntaps == 11 and t1 == NULL:
+        for s in range(4):
+            _pad_reflect(v + s * vstride, W, r, lo < r, hi + r > W)
+        _sym11_ssim(v, v + vstride, v + 2 * vstride, v + 3 * vstride, taps, srow, lo, hi,
+                    scale, c1, c2, cov_norm)
+        return
     for s in range(4):
         _pad_reflect(v + s * vstride, W, r, lo < r, hi + r > W)
         _correlate(v + s * vstride, taps, ntaps, h + s * W, lo, hi)
@@ -630,23 +813,32 @@ cdef inline bint _float_sums_exact(Py_ssize_t n0, Py_ssize_t n1) noexcept nogil:
 # 2-D (and 1-D as 1 x n): one pass over rows
 # ---------------------------------------------------------------------------
 
+cdef inline Py_ssize_t _cache_len(Py_ssize_t W, Py_ssize_t n0, bint running) noexcept nogil:
+    """Doubles of _ssim_row_2d's cache: strided rows (running) or the ring."""
+    if running:
+        return _round_up(2 * max(n0 + 1, 4) * W)
+    return 4 * _ring_slots(n0) * _ring_plane(W)
+
+
 cdef void _ssim_row_2d(const char* xb, const char* yb, Py_ssize_t xs0, Py_ssize_t xs1,
                        Py_ssize_t ys0, Py_ssize_t ys1, Py_ssize_t H, Py_ssize_t W,
-                       Py_ssize_t i, pixel_t* xscratch, pixel_t* yscratch, Py_ssize_t* tags,
-                       const double* taps0, Py_ssize_t n0,
+                       Py_ssize_t i, pixel_t* xscratch, pixel_t* yscratch,
+                       Py_ssize_t* tags, const double* taps0, Py_ssize_t n0,
                        const double* taps1, Py_ssize_t n1,
                        double* v, Py_ssize_t vstride, double* h, double* srow,
                        Py_ssize_t lo, Py_ssize_t hi, double scale,
                        double c1, double c2, double cov_norm,
-                       double* t1, double* t2, double* t3, bint running, bint slide,
+                       double* t1, double* t2, double* t3, bint slide,
                        bint single) noexcept nogil:
-    """SSIM of output row i into srow[lo:hi]: the window's input rows along
-    axis 0, then _finish_row along axis 1.
+    """SSIM of output row i into srow[lo:hi] for ssim_2d's `running` case
+    (exact window sums; other filters go through _ssim_rows_ring): the window's
+    input rows along axis 0, then _finish_row along axis 1.
 
-    running: v keeps exact window sums from row to row; with slide, v holds
-    those of row i - 1 and moves down one row, else they are summed afresh.
-    single: (uint8, running, no gradient, _float_sums_exact) v and h hold
-    float sums, in the same space.
+    v keeps the window sums from row to row; with slide, v holds those of row
+    i - 1 and moves down one row, else they are summed afresh (xscratch,
+    yscratch: _window_products' cache of strided rows).
+    single: (uint8, no gradient, _float_sums_exact) v and h hold float sums,
+    in the same space.
     """
     cdef Py_ssize_t j0 = lo, j1, r0 = n0 // 2, r1 = n1 // 2
     cdef Py_ssize_t c0 = max(0, lo - r1), c1_ = min(W, hi + r1)
@@ -676,25 +868,67 @@ cdef void _ssim_row_2d(const char* xb, const char* yb, Py_ssize_t xs0, Py_ssize_
                               c1, c2, cov_norm)
                 j0 = j1
             return
-    if running:
-        if slide:
-            _rows_at(xb, xs0, xs1, yb, ys0, ys1, _reflect(i - r0 - 1, H), n0, 0,
-                     xscratch, yscratch, tags, W, c0, c1_ - c0, &xo, &yo)
-            _rows_at(xb, xs0, xs1, yb, ys0, ys1, _reflect(i + r0, H), n0, 1,
-                     xscratch, yscratch, tags, W, c0, c1_ - c0, &xn, &yn)
-            _slide_products(xn, yn, xo, yo, v + c0, v + vstride + c0,
-                            v + 2 * vstride + c0, v + 3 * vstride + c0, c1_ - c0)
-        else:
-            _window_products(xb, xs0, xs1, yb, ys0, ys1, H, i, taps0, n0,
-                             xscratch, yscratch, tags, v, vstride, W, c0, c1_)
+    if slide:
+        _rows_at(xb, xs0, xs1, yb, ys0, ys1, _reflect(i - r0 - 1, H), n0, 0,
+                 xscratch, yscratch, tags, W, c0, c1_ - c0, &xo, &yo)
+        _rows_at(xb, xs0, xs1, yb, ys0, ys1, _reflect(i + r0, H), n0, 1,
+                 xscratch, yscratch, tags, W, c0, c1_ - c0, &xn, &yn)
+        _slide_products(xn, yn, xo, yo, v + c0, v + vstride + c0,
+                        v + 2 * vstride + c0, v + 3 * vstride + c0, c1_ - c0)
+    else:
+        _window_products(xb, xs0, xs1, yb, ys0, ys1, H, i, taps0, n0,
+                         xscratch, yscratch, tags, v, vstride, W, c0, c1_)
     while j0 < hi:
         j1 = min(hi, j0 + strip)
-        if not running:
-            _window_products(xb, xs0, xs1, yb, ys0, ys1, H, i, taps0, n0,
-                             xscratch, yscratch, tags, v, vstride, W,
-                             max(0, j0 - r1), min(W, j1 + r1))
         _finish_row(v, vstride, W, taps1, n1, h, srow, j0, j1, scale, c1, c2, cov_norm,
                     t1, t2, t3)
+        j0 = j1
+
+
+cdef void _ssim_rows_ring(const pixel_t* x, const pixel_t* y, Py_ssize_t xs0, Py_ssize_t xs1,
+                          Py_ssize_t ys0, Py_ssize_t ys1, Py_ssize_t H, Py_ssize_t W,
+                          Py_ssize_t i0, Py_ssize_t g, double* ring, Py_ssize_t* tags,
+                          const double* taps0, Py_ssize_t n0,
+                          const double* taps1, Py_ssize_t n1,
+                          double* v, Py_ssize_t vstride, double* h,
+                          char* srow0, Py_ssize_t srow_step,
+                          Py_ssize_t lo, Py_ssize_t hi, double scale,
+                          double c1, double c2, double cov_norm,
+                          double* t1, Py_ssize_t tstride) noexcept nogil:
+    """SSIM of output rows i0 .. i0 + g - 1 (g <= ROWS), columns [lo, hi), into
+    the rows srow0 + t * srow_step (bytes): the statistics of each input row
+    once into `ring` (_ring_fill), filtered along axis 0 for the g rows at once
+    (_filter_ring, into v + t * 4 * vstride), then _finish_row along axis 1.
+    t1: gradient terms of row i0 (rows W, terms tstride doubles apart) or NULL.
+    The same bits as _ssim_row_2d row by row.
+    """
+    cdef Py_ssize_t plane = _ring_plane(W)
+    cdef Py_ssize_t j0, j1, s, t, a, b, r1 = n1 // 2
+    cdef Py_ssize_t c0, c1_ = min(W, hi + r1)
+    # Columns from a multiple of 8, so that the vertical pass loads and stores
+    # whole cache lines (v, ring and h rows are 64-byte aligned at multiples of
+    # 8); the few extra columns are computed as any other and not used.
+    lo = lo - lo % 8
+    j0 = lo
+    c0 = max(0, lo - r1)
+    c0 = c0 - c0 % 8
+    cdef Py_ssize_t strip = STRIP if W > STRIP + 2 * r1 else W
+    cdef double* tt
+    _ring_fill(x, xs0, xs1, y, ys0, ys1, H, i0, g, n0, ring, plane, tags, c0, c1_)
+    while j0 < hi:
+        j1 = min(hi, j0 + strip)
+        a = max(0, j0 - r1)
+        a = a - a % 8
+        b = min(W, j1 + r1)
+        for s in range(4):
+            _filter_ring(ring + s * plane + a, 4 * plane, H, i0, g, taps0, n0,
+                         v + s * vstride + a, 4 * vstride, b - a)
+        for t in range(g):
+            tt = t1 + t * W if t1 != NULL else NULL
+            _finish_row(v + t * 4 * vstride, vstride, W, taps1, n1, h,
+                        <double*> (srow0 + t * srow_step), j0, j1, scale, c1, c2, cov_norm,
+                        tt, tt + tstride if tt != NULL else NULL,
+                        tt + 2 * tstride if tt != NULL else NULL)
         j0 = j1
 
 
@@ -733,18 +967,27 @@ def ssim_2d(const pixel_t[:, :] x, const pixel_t[:, :] y,
     # Mean only: just the summed rows and interior columns are computed.
     cdef Py_ssize_t ilo = 0 if every_pixel else row_lo
     cdef Py_ssize_t ihi = H if every_pixel else row_hi
-    cdef Py_ssize_t lo = 0 if every_pixel else crop1
+    # (From a multiple of 8, so that rows are processed in whole cache lines.)
+    cdef Py_ssize_t lo = 0 if every_pixel else crop1 // 8 * 8
     cdef Py_ssize_t hi = W if every_pixel else W - crop1
-    # Per-thread scratch: 4 padded vertical rows, 4 filtered rows, the SSIM row
-    # and a cache of max(n0 + 1, 4) rows of each image for strided input (a pixel
-    # is at most one double), tagged with the input row it holds.
-    cdef Py_ssize_t vstride = _round_up(W + 2 * r1)
+    # Rows go in groups of G: one at a time with `running` (sliding sums), else
+    # ROWS at a time (_ssim_rows_ring).
+    cdef Py_ssize_t G = 1 if running else ROWS
+    cdef Py_ssize_t ngroups = (ihi - ilo + G - 1) // G
+    # Per-thread scratch: G x 4 padded vertical rows, 4 filtered rows, G SSIM
+    # rows and a cache tagged with the input row each slot holds: with
+    # `running`, max(n0 + 1, 4) rows of each image for strided input (a pixel is
+    # at most one double), else the ring of statistics (_ring_fill).
+    cdef Py_ssize_t vpad = _round_up(r1)  # left room of each v row; keeps v aligned
+    cdef Py_ssize_t vstride = _round_up(W + 2 * vpad)
     cdef Py_ssize_t cache_rows = max(n0 + 1, 4)
-    cdef Py_ssize_t per_thread = 4 * vstride + 5 * W + 2 * cache_rows * W + 16
-    n_threads = max(1, min(n_threads, ihi - ilo))
+    cdef Py_ssize_t cache_len = _cache_len(W, n0, running)
+    cdef Py_ssize_t vlen = G * 4 * vstride, hlen = _round_up((4 + G) * W)
+    cdef Py_ssize_t per_thread = vlen + hlen + cache_len + 16
+    n_threads = max(1, min(n_threads, ngroups))
     # One malloc (not four NumPy arrays: this matters for small images): per
     # thread scratch, cache tags and last row, then the row sums.
-    cdef Py_ssize_t i, ntags = n0 + 1
+    cdef Py_ssize_t i, q, g, t, ntags = max(n0 + 1, _ring_slots(n0))
     cdef void* block = _scratch((n_threads * per_thread + H + 8) * sizeof(double)
                               + n_threads * (ntags + 1) * sizeof(Py_ssize_t))
     if block == NULL:
@@ -772,26 +1015,42 @@ def ssim_2d(const pixel_t[:, :] x, const pixel_t[:, :] y,
     cdef double* t1
     cdef double total = 0.0
 
-    for i in prange(ilo, ihi, nogil=True, num_threads=n_threads, schedule="static"):
+    for q in prange(ngroups, nogil=True, num_threads=n_threads, schedule="static"):
+        i = ilo + q * G
+        g = min(G, ihi - i)
         tid = _thread_id()
         base = work + tid * per_thread
-        cache = base + 4 * vstride + 5 * W
-        # A map with contiguous rows gets the SSIM row directly, else a copy.
-        srow = <double*> (sb + i * ss0) if direct else base + 4 * vstride + 4 * W
+        cache = base + vlen + hlen
+        srow = base + vlen + 4 * W  # G rows
         t1 = &tmaps[0, i, 0] if want_grad else NULL
-        _ssim_row_2d(xb, yb, xs0, xs1, ys0, ys1, H, W, i,
-                     <pixel_t*> cache, <pixel_t*> (cache + cache_rows * W),
-                     tags + tid * ntags, &taps0[0], n0, &taps1[0], n1,
-                     base + r1, vstride, base + 4 * vstride, srow, lo, hi,
-                     scale, c1, c2, cov_norm,
-                     t1, t1 + H * W if want_grad else NULL,
-                     t1 + 2 * H * W if want_grad else NULL,
-                     running, last_row[tid] == i - 1, single)
-        last_row[tid] = i
-        if want_map and not direct:
-            _store(srow, 0, W, sb + i * ss0, ss1)
-        if row_lo <= i < row_hi:
-            rowsums[i] = _sum(srow, crop1, W - crop1)
+        if running:
+            # A map with contiguous rows gets the SSIM row directly, else a copy.
+            _ssim_row_2d(xb, yb, xs0, xs1, ys0, ys1, H, W, i,
+                         <pixel_t*> cache, <pixel_t*> (cache + cache_rows * W),
+                         tags + tid * ntags, &taps0[0], n0, &taps1[0], n1,
+                         base + vpad, vstride, base + vlen,
+                         <double*> (sb + i * ss0) if direct else srow, lo, hi,
+                         scale, c1, c2, cov_norm,
+                         t1, t1 + H * W if want_grad else NULL,
+                         t1 + 2 * H * W if want_grad else NULL,
+                         last_row[tid] == i - 1, single)
+            last_row[tid] = i
+        else:
+            _ssim_rows_ring(<const pixel_t*> xb, <const pixel_t*> yb, xs0, xs1, ys0, ys1,
+                            H, W, i, g, cache, tags + tid * ntags, &taps0[0], n0,
+                            &taps1[0], n1, base + vpad, vstride, base + vlen,
+                            (sb + i * ss0) if direct else <char*> srow,
+                            ss0 if direct else W * <Py_ssize_t> sizeof(double), lo, hi,
+                            scale, c1, c2, cov_norm, t1, H * W)
+        for t in range(g):
+            if direct:
+                srow = <double*> (sb + (i + t) * ss0)
+            elif t > 0:
+                srow = srow + W
+            if want_map and not direct:
+                _store(srow, 0, W, sb + (i + t) * ss0, ss1)
+            if row_lo <= i + t < row_hi:
+                rowsums[i + t] = _sum(srow, crop1, W - crop1)
 
     for i in range(row_lo, row_hi):
         total += rowsums[i]
@@ -814,11 +1073,15 @@ def ssim_2d_batch(const pixel_t[:, :, :] x, const pixel_t[:, :, :] y,
     """
     cdef Py_ssize_t N = x.shape[0], H = x.shape[1], W = x.shape[2]
     cdef Py_ssize_t n0 = taps0.shape[0], n1 = taps1.shape[0], r1 = n1 // 2
-    cdef Py_ssize_t vstride = _round_up(W + 2 * r1)
+    cdef Py_ssize_t vpad = _round_up(r1)  # left room of each v row; keeps v aligned
+    cdef Py_ssize_t vstride = _round_up(W + 2 * vpad)
     cdef Py_ssize_t cache_rows = max(n0 + 1, 4)
-    cdef Py_ssize_t ntags = n0 + 1
+    cdef Py_ssize_t ntags = max(n0 + 1, _ring_slots(n0))
+    cdef Py_ssize_t G = 1 if running else ROWS  # rows per group, as ssim_2d
+    cdef Py_ssize_t vlen = G * 4 * vstride, hlen = _round_up((4 + G) * W)
+    cdef Py_ssize_t cache_len = _cache_len(W, n0, running)
     # Per thread: ssim_2d's scratch, then H row sums, then the cache tags.
-    cdef Py_ssize_t per_thread = 4 * vstride + 5 * W + 2 * cache_rows * W + 16 + _round_up(H)
+    cdef Py_ssize_t per_thread = vlen + hlen + cache_len + 16 + _round_up(H)
     per_thread += _round_up(ntags)  # (tags are as wide as doubles)
     n_threads = max(1, min(n_threads, N))
     cdef void* block = _scratch((n_threads * per_thread + 8) * sizeof(double))
@@ -829,30 +1092,42 @@ def ssim_2d_batch(const pixel_t[:, :, :] x, const pixel_t[:, :, :] y,
     cdef Py_ssize_t ys0 = y.strides[1], ys1 = y.strides[2]
     cdef const char* xb
     cdef const char* yb
-    cdef Py_ssize_t k, i, t, tid
+    cdef Py_ssize_t k, i, t, g, tid
     cdef double* base
     cdef double* rowsums
+    cdef double* cache
     cdef Py_ssize_t* tags
     cdef double total
     cdef bint single = running and _float_sums_exact(n0, n1)
     for k in prange(N, nogil=True, num_threads=n_threads, schedule="dynamic"):
         tid = _thread_id()
         base = work + tid * per_thread
-        rowsums = base + 4 * vstride + 5 * W + 2 * cache_rows * W + 16
+        cache = base + vlen + hlen
+        rowsums = cache + cache_len + 16
         tags = <Py_ssize_t*> (rowsums + _round_up(H))
         for t in range(ntags):
             tags[t] = -1  # empty cache slots: a new pair
         xb = <const char*> &x[k, 0, 0]
         yb = <const char*> &y[k, 0, 0]
-        for i in range(crop0, H - crop0):
-            _ssim_row_2d(xb, yb, xs0, xs1, ys0, ys1, H, W, i,
-                         <pixel_t*> (base + 4 * vstride + 5 * W),
-                         <pixel_t*> (base + 4 * vstride + 5 * W + cache_rows * W),
-                         tags, &taps0[0], n0, &taps1[0], n1,
-                         base + r1, vstride, base + 4 * vstride, base + 4 * vstride + 4 * W,
-                         crop1, W - crop1, scale, c1, c2, cov_norm, NULL, NULL, NULL,
-                         running, i > crop0, single)
-            rowsums[i] = _sum(base + 4 * vstride + 4 * W, crop1, W - crop1)
+        i = crop0
+        while i < H - crop0:
+            g = min(G, H - crop0 - i)
+            if running:
+                _ssim_row_2d(xb, yb, xs0, xs1, ys0, ys1, H, W, i,
+                             <pixel_t*> cache, <pixel_t*> (cache + cache_rows * W),
+                             tags, &taps0[0], n0, &taps1[0], n1,
+                             base + vpad, vstride, base + vlen, base + vlen + 4 * W,
+                             crop1, W - crop1, scale, c1, c2, cov_norm, NULL, NULL, NULL,
+                             i > crop0, single)
+            else:
+                _ssim_rows_ring(<const pixel_t*> xb, <const pixel_t*> yb, xs0, xs1, ys0, ys1,
+                                H, W, i, g, cache, tags, &taps0[0], n0, &taps1[0], n1,
+                                base + vpad, vstride, base + vlen, <char*> (base + vlen + 4 * W),
+                                W * <Py_ssize_t> sizeof(double), crop1, W - crop1,
+                                scale, c1, c2, cov_norm, NULL, 0)
+            for t in range(g):
+                rowsums[i + t] = _sum(base + vlen + (4 + t) * W, crop1, W - crop1)
+            i = i + g
         total = 0.0
         for i in range(crop0, H - crop0):
             total = total + rowsums[i]
@@ -902,7 +1177,7 @@ cdef void _ssim_plane_3d(const char* xb, const char* yb, const Py_ssize_t* xs,
                              D, z, taps0, n0, xscratch, yscratch, NULL, zbuf + i * W, HW, W, 0, W)
     for i in range(ilo, ihi):
         for s in range(4):
-            _window_rows(zbuf + s * HW, W, H, i, taps1, n1, v + s * vstride, W)
+            _filter_rows(zbuf + s * HW, W, H, H, i, taps1, n1, v + s * vstride, W)
         if tplane != NULL:
             t1 = tplane + i * W
         _finish_row(v, vstride, W, taps2, n2, h, srow, lo, hi, scale, c1, c2, cov_norm,
@@ -992,10 +1267,11 @@ def filter_axis(const double[:, :, ::1] src, double[:, :, ::1] dst,
 
     src   IN   (pre, n, post), C-contiguous
     dst   OUT  same shape, must not overlap src
-    taps  IN   odd number of taps, centred
+    taps  IN   odd number of taps, centred and symmetric
 
-    dst[a, i, b] = sum_k taps[k] * src[a, reflect(i + k - r), b], summed from 0
-    in tap order, exactly as the 2-D and 3-D kernels do.
+    dst[a, i, b] = sum_k taps[k] * src[a, reflect(i + k - r), b], added in
+    scipy.ndimage's order for symmetric taps (see "Filtering"), exactly as the
+    2-D and 3-D kernels do: bit for bit scipy.ndimage.correlate1d.
     """
     cdef Py_ssize_t pre = src.shape[0], n = src.shape[1], post = src.shape[2]
     cdef Py_ssize_t ntaps = taps.shape[0], r = ntaps // 2
@@ -1008,7 +1284,8 @@ def filter_axis(const double[:, :, ::1] src, double[:, :, ::1] dst,
         if post > 1:
             # Rows of `post` contiguous elements: a weighted sum of whole rows.
             a = line // n
-            _window_rows(&src[a, 0, 0], post, n, line % n, &taps[0], ntaps, &dst[a, line % n, 0], post)
+            _filter_rows(&src[a, 0, 0], post, n, n, line % n, &taps[0], ntaps,
+                         &dst[a, line % n, 0], post)
         else:
             # The last axis: copy the line into a padded buffer and correlate.
             tid = _thread_id()

@@ -2,12 +2,15 @@
 
 For integer input with a uniform window the 2-D kernel adds exact integer
 window sums: in float where they fit (uint8, windows up to 129 pixels), else
-in double, sliding them from row to row. Otherwise it filters 7- and 11-tap
-windows in one expression per output and others 4 taps per pass. The N-D path
-filters every axis in double, in tap order, whole arrays at a time. All must
-give the same map, bit for bit.
+in double, sliding them from row to row. Otherwise it computes each input
+row's statistics once into a ring and filters 7- and 11-tap windows in one
+expression per output, others two pairs of taps per pass. The N-D path filters
+every axis in double, whole arrays at a time. All add in scipy.ndimage's order
+for symmetric taps and must give the same map, bit for bit.
 """
 import numpy as np
+import pytest
+import scipy.ndimage as ndi
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -55,3 +58,21 @@ def test_saturated_uint8_sums_are_exact_in_float():
     for win in (3, 7, 11, 13):
         fast, plain = _maps(a, b, win, False, 1.5)
         assert np.array_equal(fast, plain)
+
+
+@pytest.mark.parametrize("taps", [("gaussian", 0.5), ("gaussian", 1.5), ("gaussian", 3.0),
+                                  ("uniform", 7), ("uniform", 11)], ids=str)
+def test_filters_add_in_scipy_order(taps):
+    """Every filter adds in scipy.ndimage.correlate1d's order for symmetric taps
+    (centre, then pairs from the outside in), so a filtered axis is bit for bit
+    scipy's: the kernels' statistics are those scikit-image filters."""
+    kind, arg = taps
+    w = S._gaussian_taps(arg, int(3.5 * arg + 0.5)) if kind == "gaussian" else S._uniform_taps(arg)
+    rng = np.random.default_rng(1)
+    for shape, axis in (((40, 57), 0), ((40, 57), 1), ((5, 9, 13), 1), ((6, 3), 0)):
+        a = rng.random(shape) * 255
+        pre, post = int(np.prod(shape[:axis])), int(np.prod(shape[axis + 1:]))
+        out = np.empty_like(a)
+        S.kernels.filter_axis(a.reshape(pre, shape[axis], post),
+                              out.reshape(pre, shape[axis], post), w, 1)
+        assert np.array_equal(out, ndi.correlate1d(a, w, axis=axis, mode="reflect")), (shape, axis)
