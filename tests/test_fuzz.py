@@ -220,6 +220,9 @@ def documented_refusal(exc, options):
         return win is not None and not isinstance(win, (int, np.integer))
     if win is not None and win < 1:
         return True  # win_size below 1
+    if extent(options) == 1 and options.get("use_sample_covariance", True):
+        return True  # a 1-pixel window with sample covariance (skimage divides by zero,
+        # unless there is no channel to score)
     data_range = options.get("data_range")
     if data_range is not None and not (_finite(data_range) and float(data_range) > 0):
         return True  # data_range must be finite and greater than 0

@@ -40,7 +40,7 @@ def _calls():
     f1, f2 = a.astype(np.float32) / 255, b.astype(np.float32) / 255
     vol1 = rng.integers(0, 256, (9, 12, 10), dtype=np.uint16)
     vol2 = rng.integers(0, 256, (9, 12, 10), dtype=np.uint16)
-    nd1, nd2 = rng.random((5, 6, 7, 8)), rng.random((5, 6, 7, 8))
+    nd1, nd2 = rng.random((7, 7, 8, 9)), rng.random((7, 7, 8, 9))
     stack1, stack2 = np.stack([a] * 4), np.stack([b] * 4)
     ssim = ssimfast.structural_similarity
 
@@ -56,7 +56,7 @@ def _calls():
         lambda: ssim(a, b, full=True),
         lambda: ssim(a, b, gradient=True, full=True),
         lambda: ssim(a, b, gaussian_weights=True, workers=2),
-        lambda: ssim(a[::-1, ::2], b[::2, ::-1], win_size=3, use_sample_covariance=False),
+        lambda: ssim(a[::-1, ::2], b[:, ::-2], win_size=3, use_sample_covariance=False),
         lambda: ssim(rgb1, rgb2, channel_axis=-1, full=True),
         lambda: ssim(rgb1, rgb2, channel_axis=2, gradient=True),
         lambda: ssim(f1, f2, data_range=1.0),
@@ -66,7 +66,7 @@ def _calls():
         lambda: ssim(nd1, nd2, data_range=1.0, full=True, gradient=True),
         lambda: ssim(a[:, 0], b[:, 0], data_range=255),
         lambda: ssimfast.ssim_batch(stack1, stack2),
-        lambda: ssimfast.ssim_batch([a, rgb1], [b, rgb2], full=True),
+        lambda: ssimfast.ssim_batch([a, vol1], [b, vol2], data_range=255, full=True),
         lambda: ssimfast.ssim_tiled(a, b, tile=8),
         lambda: ssimfast.ssim_tiled(vol1, vol2, data_range=255, tile=4),
         lambda: ssimfast.report(a, b),
