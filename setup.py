@@ -11,6 +11,8 @@ SSIMFAST_NATIVE=1     build only for the CPU of this machine (-march=native). Th
 SSIMFAST_OPENMP=0     build without OpenMP (serial kernels);
 SSIMFAST_OPENMP=1     fail the build if the compiler has no working OpenMP.
                       Default: use OpenMP if a test program compiles, links and runs.
+CFLAGS, LDFLAGS       added to every compile and link (setuptools), and to the
+                      probes; .ci/sanitize builds with -fsanitize=address,undefined.
 """
 import os
 import platform
@@ -75,7 +77,10 @@ def _compiles(compiler, source, compile_args, link_args=(), run=False):
             if not run:
                 return ""
             exe = os.path.join(tmp, "probe")
-            compiler.link_executable(objects, exe, extra_postargs=list(link_args))
+            # setuptools adds LDFLAGS to extension links but not to executables;
+            # flags that need link support (-fsanitize=...) would fail the probe.
+            link_args = list(link_args) + os.environ.get("LDFLAGS", "").split()
+            compiler.link_executable(objects, exe, extra_postargs=link_args)
             env = dict(os.environ, OMP_NUM_THREADS="2")
             return subprocess.check_output([exe], env=env, text=True)
         except Exception:  # any compile, link or run failure means "not supported"

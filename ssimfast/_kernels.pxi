@@ -3,9 +3,11 @@
 # setup.py) include this file; ssimfast._extension picks one at import by what
 # the CPU supports.
 #
-# Every function here trusts its arguments: the Python layer (_ssim.py) checks
-# shapes, dtypes and options, computes the filter taps and allocates the outputs.
-# Kernels only do arithmetic, with the GIL released.
+# The Python layer (_ssim.py) checks shapes, dtypes and options, computes the
+# filter taps and allocates the outputs; kernels do arithmetic, with the GIL
+# released. Each entry point still checks that its arguments are consistent
+# (O(1), see "Argument checks"): whatever it is given, a kernel raises rather
+# than crashing the interpreter (.ci/fuzz calls them with fuzzed arguments).
 #
 # The four windowed statistics are the filtered x, y, x*x + y*y and x*y: the SSIM
 # denominator needs only the sum of the two variances. Each axis is filtered in
@@ -21,6 +23,7 @@ from cython.parallel cimport prange
 from libc.stdint cimport uint8_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memset
+from cpython.pyport cimport PY_SSIZE_T_MAX
 
 from ssimfast._fused cimport pixel_t, double_rp, float_rp
 from ssimfast._openmp cimport (
@@ -61,6 +64,52 @@ def cpu_supports(target):
 def max_threads():
     """OpenMP's default thread count (OMP_NUM_THREADS, threadpoolctl); 1 without OpenMP."""
     return omp_get_max_threads()
+
+
+# ---------------------------------------------------------------------------
+# Argument checks (with the GIL, before any work)
+# ---------------------------------------------------------------------------
+
+# Longest axis or filter a kernel takes. A zero-stride (broadcast) input can
+# claim an axis of 2**62 pixels at no cost; beyond this, sizes of scratch in
+# Py_ssize_t arithmetic could wrap around to a small allocation.
+cdef Py_ssize_t MAX_EXTENT = (<Py_ssize_t> 1) << 48
+
+
+cdef int _check(bint ok, str kernel, str what) except -1:
+    if not ok:
+        raise ValueError(f"{kernel}: {what}")
+    return 0
+
+
+cdef int _check_axis(Py_ssize_t n, Py_ssize_t ntaps, Py_ssize_t crop, str kernel,
+                     int axis) except -1:
+    """An axis of n >= 1 pixels, an odd filter, a border >= 0. A border of half
+    the axis or more leaves nothing to sum (tiles of ssim_tiled can have such
+    interiors); the kernels then sum over _inner(crop, n), which is empty."""
+    if n > MAX_EXTENT or ntaps > MAX_EXTENT:
+        raise MemoryError(f"{kernel}: axis {axis} of {n} pixels with {ntaps} taps is too "
+                          "large for any machine's memory")
+    _check(n >= 1, kernel, f"axis {axis} is empty")
+    _check(ntaps >= 1 and ntaps % 2 == 1, kernel,
+           f"the filter of axis {axis} needs an odd number of taps, got {ntaps}")
+    _check(crop >= 0, kernel, f"the border of axis {axis} is negative ({crop})")
+    return 0
+
+
+cdef inline Py_ssize_t _inner(Py_ssize_t crop, Py_ssize_t n, bint upper) noexcept:
+    """The summed range [crop, n - crop) of an axis, kept within 0..n and not
+    reversed (lower end if not upper, else upper end)."""
+    cdef Py_ssize_t lo = min(crop, n)
+    return max(lo, n - crop) if upper else lo
+
+
+cdef Py_ssize_t _doubles(object n, str kernel) except -1:
+    """n (a Python int: exact) as a count of doubles of scratch, or MemoryError
+    if its size in bytes would not fit in a Py_ssize_t."""
+    if n > (<object> PY_SSIZE_T_MAX) // 16:
+        raise MemoryError(f"{kernel}: {n} doubles of scratch is more than any machine has")
+    return n
 
 
 # ---------------------------------------------------------------------------
@@ -961,15 +1010,29 @@ def ssim_2d(const pixel_t[:, :] x, const pixel_t[:, :] y,
     """
     cdef Py_ssize_t H = x.shape[0], W = x.shape[1]
     cdef Py_ssize_t n0 = taps0.shape[0], n1 = taps1.shape[0], r1 = n1 // 2
+    _check(y.shape[0] == H and y.shape[1] == W, "ssim_2d", "x and y differ in shape")
+    _check_axis(H, n0, 0, "ssim_2d", 0)
+    _check_axis(W, n1, crop1, "ssim_2d", 1)
+    # (An empty range sums nothing, wherever it is: a band's rows may lie in its halo.)
+    _check(row_lo >= row_hi or (row_lo >= 0 and row_hi <= H), "ssim_2d",
+           f"rows {row_lo}..{row_hi} are not in 0..{H}")
+    _check(smap.shape[0] == 0 or (smap.shape[0] == H and smap.shape[1] == W),
+           "ssim_2d", "smap must be (H, W) or empty")
+    _check(tmaps.shape[0] == 0 or (tmaps.shape[0] == 3 and tmaps.shape[1] == H
+                                   and tmaps.shape[2] == W),
+           "ssim_2d", "tmaps must be (3, H, W) or empty")
+    _check(rowsums_out.shape[0] in (0, H), "ssim_2d", "rowsums_out must be (H,) or empty")
     cdef bint want_map = smap.shape[0] > 0
     cdef bint want_grad = tmaps.shape[0] > 0
     cdef bint every_pixel = want_map or want_grad
     # Mean only: just the summed rows and interior columns are computed.
     cdef Py_ssize_t ilo = 0 if every_pixel else row_lo
     cdef Py_ssize_t ihi = H if every_pixel else row_hi
-    # (From a multiple of 8, so that rows are processed in whole cache lines.)
-    cdef Py_ssize_t lo = 0 if every_pixel else crop1 // 8 * 8
-    cdef Py_ssize_t hi = W if every_pixel else W - crop1
+    # (From a multiple of 8, so that rows are processed in whole cache lines;
+    # _inner keeps the summed columns within the row for any crop.)
+    cdef Py_ssize_t clo = _inner(crop1, W, False), chi = _inner(crop1, W, True)
+    cdef Py_ssize_t lo = 0 if every_pixel else clo // 8 * 8
+    cdef Py_ssize_t hi = W if every_pixel else chi
     # Rows go in groups of G: one at a time with `running` (sliding sums), else
     # ROWS at a time (_ssim_rows_ring).
     cdef Py_ssize_t G = 1 if running else ROWS
@@ -977,19 +1040,21 @@ def ssim_2d(const pixel_t[:, :] x, const pixel_t[:, :] y,
     # Per-thread scratch: G x 4 padded vertical rows, 4 filtered rows, G SSIM
     # rows and a cache tagged with the input row each slot holds: with
     # `running`, max(n0 + 1, 4) rows of each image for strided input (a pixel is
-    # at most one double), else the ring of statistics (_ring_fill).
+    # at most one double), else the ring of statistics (_ring_fill). Sizes are
+    # checked in Python integers (_doubles), so that no product overflows.
     cdef Py_ssize_t vpad = _round_up(r1)  # left room of each v row; keeps v aligned
-    cdef Py_ssize_t vstride = _round_up(W + 2 * vpad)
+    cdef Py_ssize_t vstride = _round_up(_doubles(W + 2 * <object> vpad, "ssim_2d"))
     cdef Py_ssize_t cache_rows = max(n0 + 1, 4)
     cdef Py_ssize_t cache_len = _cache_len(W, n0, running)
-    cdef Py_ssize_t vlen = G * 4 * vstride, hlen = _round_up((4 + G) * W)
-    cdef Py_ssize_t per_thread = vlen + hlen + cache_len + 16
+    cdef Py_ssize_t vlen = _doubles(G * 4 * <object> vstride, "ssim_2d")
+    cdef Py_ssize_t hlen = _round_up(_doubles((4 + G) * <object> W, "ssim_2d"))
+    cdef Py_ssize_t per_thread = _doubles(<object> vlen + hlen + cache_len + 16, "ssim_2d")
     n_threads = max(1, min(n_threads, ngroups))
     # One malloc (not four NumPy arrays: this matters for small images): per
     # thread scratch, cache tags and last row, then the row sums.
     cdef Py_ssize_t i, q, g, t, ntags = max(n0 + 1, _ring_slots(n0))
-    cdef void* block = _scratch((n_threads * per_thread + H + 8) * sizeof(double)
-                              + n_threads * (ntags + 1) * sizeof(Py_ssize_t))
+    cdef void* block = _scratch(sizeof(double) * _doubles(
+        n_threads * (<object> per_thread + ntags + 1) + H + 8, "ssim_2d"))
     if block == NULL:
         raise MemoryError(f"ssim_2d: no memory for {n_threads} x {per_thread} doubles of scratch")
     cdef double* work = _aligned(block)
@@ -1050,7 +1115,7 @@ def ssim_2d(const pixel_t[:, :] x, const pixel_t[:, :] y,
             if want_map and not direct:
                 _store(srow, 0, W, sb + (i + t) * ss0, ss1)
             if row_lo <= i + t < row_hi:
-                rowsums[i + t] = _sum(srow, crop1, W - crop1)
+                rowsums[i + t] = _sum(srow, clo, chi)
 
     for i in range(row_lo, row_hi):
         total += rowsums[i]
@@ -1073,18 +1138,26 @@ def ssim_2d_batch(const pixel_t[:, :, :] x, const pixel_t[:, :, :] y,
     """
     cdef Py_ssize_t N = x.shape[0], H = x.shape[1], W = x.shape[2]
     cdef Py_ssize_t n0 = taps0.shape[0], n1 = taps1.shape[0], r1 = n1 // 2
+    _check(y.shape[0] == N and y.shape[1] == H and y.shape[2] == W,
+           "ssim_2d_batch", "x and y differ in shape")
+    _check(totals.shape[0] == N, "ssim_2d_batch", "totals must be (N,)")
+    _check_axis(H, n0, crop0, "ssim_2d_batch", 1)
+    _check_axis(W, n1, crop1, "ssim_2d_batch", 2)
     cdef Py_ssize_t vpad = _round_up(r1)  # left room of each v row; keeps v aligned
-    cdef Py_ssize_t vstride = _round_up(W + 2 * vpad)
+    cdef Py_ssize_t vstride = _round_up(_doubles(W + 2 * <object> vpad, "ssim_2d_batch"))
     cdef Py_ssize_t cache_rows = max(n0 + 1, 4)
     cdef Py_ssize_t ntags = max(n0 + 1, _ring_slots(n0))
     cdef Py_ssize_t G = 1 if running else ROWS  # rows per group, as ssim_2d
-    cdef Py_ssize_t vlen = G * 4 * vstride, hlen = _round_up((4 + G) * W)
+    cdef Py_ssize_t vlen = _doubles(G * 4 * <object> vstride, "ssim_2d_batch")
+    cdef Py_ssize_t hlen = _round_up(_doubles((4 + G) * <object> W, "ssim_2d_batch"))
     cdef Py_ssize_t cache_len = _cache_len(W, n0, running)
-    # Per thread: ssim_2d's scratch, then H row sums, then the cache tags.
-    cdef Py_ssize_t per_thread = vlen + hlen + cache_len + 16 + _round_up(H)
-    per_thread += _round_up(ntags)  # (tags are as wide as doubles)
+    # Per thread: ssim_2d's scratch, then H row sums, then the cache tags
+    # (as wide as doubles).
+    cdef Py_ssize_t per_thread = _doubles(
+        <object> vlen + hlen + cache_len + 16 + _round_up(H) + _round_up(ntags), "ssim_2d_batch")
     n_threads = max(1, min(n_threads, N))
-    cdef void* block = _scratch((n_threads * per_thread + 8) * sizeof(double))
+    cdef void* block = _scratch(sizeof(double) * _doubles(
+        n_threads * <object> per_thread + 8, "ssim_2d_batch"))
     if block == NULL:
         raise MemoryError(f"ssim_2d_batch: no memory for {n_threads} x {per_thread} doubles")
     cdef double* work = _aligned(block)
@@ -1099,6 +1172,7 @@ def ssim_2d_batch(const pixel_t[:, :, :] x, const pixel_t[:, :, :] y,
     cdef Py_ssize_t* tags
     cdef double total
     cdef bint single = running and _float_sums_exact(n0, n1)
+    cdef Py_ssize_t clo = _inner(crop1, W, False), chi = _inner(crop1, W, True)
     for k in prange(N, nogil=True, num_threads=n_threads, schedule="dynamic"):
         tid = _thread_id()
         base = work + tid * per_thread
@@ -1117,16 +1191,16 @@ def ssim_2d_batch(const pixel_t[:, :, :] x, const pixel_t[:, :, :] y,
                              <pixel_t*> cache, <pixel_t*> (cache + cache_rows * W),
                              tags, &taps0[0], n0, &taps1[0], n1,
                              base + vpad, vstride, base + vlen, base + vlen + 4 * W,
-                             crop1, W - crop1, scale, c1, c2, cov_norm, NULL, NULL, NULL,
+                             clo, chi, scale, c1, c2, cov_norm, NULL, NULL, NULL,
                              i > crop0, single)
             else:
                 _ssim_rows_ring(<const pixel_t*> xb, <const pixel_t*> yb, xs0, xs1, ys0, ys1,
                                 H, W, i, g, cache, tags, &taps0[0], n0, &taps1[0], n1,
                                 base + vpad, vstride, base + vlen, <char*> (base + vlen + 4 * W),
-                                W * <Py_ssize_t> sizeof(double), crop1, W - crop1,
+                                W * <Py_ssize_t> sizeof(double), clo, chi,
                                 scale, c1, c2, cov_norm, NULL, 0)
             for t in range(g):
-                rowsums[i + t] = _sum(base + vlen + (4 + t) * W, crop1, W - crop1)
+                rowsums[i + t] = _sum(base + vlen + (4 + t) * W, clo, chi)
             i = i + g
         total = 0.0
         for i in range(crop0, H - crop0):
@@ -1203,6 +1277,17 @@ def ssim_3d(const pixel_t[:, :, :] x, const pixel_t[:, :, :] y,
     cdef Py_ssize_t D = x.shape[0], H = x.shape[1], W = x.shape[2]
     cdef Py_ssize_t n0 = taps0.shape[0], n1 = taps1.shape[0], n2 = taps2.shape[0]
     cdef Py_ssize_t r2 = n2 // 2
+    _check(y.shape[0] == D and y.shape[1] == H and y.shape[2] == W,
+           "ssim_3d", "x and y differ in shape")
+    _check_axis(D, n0, crop0, "ssim_3d", 0)
+    _check_axis(H, n1, crop1, "ssim_3d", 1)
+    _check_axis(W, n2, crop2, "ssim_3d", 2)
+    _check(smap.shape[0] == 0 or (smap.shape[0] == D and smap.shape[1] == H
+                                  and smap.shape[2] == W),
+           "ssim_3d", "smap must be (D, H, W) or empty")
+    _check(tmaps.shape[0] == 0 or (tmaps.shape[0] == 3 and tmaps.shape[1] == D
+                                   and tmaps.shape[2] == H and tmaps.shape[3] == W),
+           "ssim_3d", "tmaps must be (3, D, H, W) or empty")
     cdef bint want_map = smap.shape[0] > 0
     cdef bint want_grad = tmaps.shape[0] > 0
     cdef bint every_pixel = want_map or want_grad
@@ -1210,11 +1295,12 @@ def ssim_3d(const pixel_t[:, :, :] x, const pixel_t[:, :, :] y,
     cdef Py_ssize_t zhi = D if every_pixel else D - crop0
     cdef Py_ssize_t ilo = 0 if every_pixel else crop1
     cdef Py_ssize_t ihi = H if every_pixel else H - crop1
-    cdef Py_ssize_t lo = 0 if every_pixel else crop2
-    cdef Py_ssize_t hi = W if every_pixel else W - crop2
+    cdef Py_ssize_t lo = 0 if every_pixel else _inner(crop2, W, False)
+    cdef Py_ssize_t hi = W if every_pixel else _inner(crop2, W, True)
     cdef Py_ssize_t vstride = _round_up(W + 2 * r2)
-    cdef Py_ssize_t zlen = _round_up(4 * H * W)
-    cdef Py_ssize_t per_thread = zlen + 4 * vstride + 13 * W + 16  # 4 scratch rows per image
+    cdef Py_ssize_t zlen = _round_up(_doubles(4 * (<object> H) * W, "ssim_3d"))
+    # 4 scratch rows per image
+    cdef Py_ssize_t per_thread = _doubles(zlen + 4 * vstride + 13 * (<object> W) + 16, "ssim_3d")
     n_threads = max(1, min(n_threads, zhi - zlo))
     cdef double[:, ::1] work = np.empty((n_threads, per_thread), dtype=np.float64)
     cdef double[:, ::1] rowsums = np.zeros((D, H), dtype=np.float64)
@@ -1275,6 +1361,15 @@ def filter_axis(const double[:, :, ::1] src, double[:, :, ::1] dst,
     """
     cdef Py_ssize_t pre = src.shape[0], n = src.shape[1], post = src.shape[2]
     cdef Py_ssize_t ntaps = taps.shape[0], r = ntaps // 2
+    _check(dst.shape[0] == pre and dst.shape[1] == n and dst.shape[2] == post,
+           "filter_axis", "src and dst differ in shape")
+    if pre == 0 or n == 0 or post == 0:
+        return  # nothing to filter (and an empty axis has nothing to reflect)
+    _check_axis(n, ntaps, 0, "filter_axis", 1)
+    cdef size_t nbytes = pre * n * post * sizeof(double)
+    _check(<size_t> &src[0, 0, 0] + nbytes <= <size_t> &dst[0, 0, 0]
+           or <size_t> &dst[0, 0, 0] + nbytes <= <size_t> &src[0, 0, 0],
+           "filter_axis", "src and dst overlap")
     cdef Py_ssize_t lines = pre * n if post > 1 else pre
     n_threads = max(1, min(n_threads, lines))
     cdef double[:, ::1] work = np.empty((n_threads, n + 2 * r if post == 1 else 1))
@@ -1306,6 +1401,12 @@ def ssim_map_nd(const double[::1] ux, const double[::1] uy, const double[::1] ux
     """
     cdef Py_ssize_t n = ux.shape[0]
     cdef bint want_grad = tmaps.shape[0] > 0
+    _check(uy.shape[0] == n and uxxyy.shape[0] == n and uxy.shape[0] == n
+           and smap.shape[0] == n, "ssim_map_nd", "the statistics and smap differ in length")
+    _check(not want_grad or (tmaps.shape[0] == 3 and tmaps.shape[1] == n),
+           "ssim_map_nd", "tmaps must be (3, n) or empty")
+    if n == 0:
+        return
     with nogil:
         _ssim_row(&ux[0], &uy[0], &uxxyy[0], &uxy[0], scale, 0, n, c1, c2, cov_norm, &smap[0],
                   &tmaps[0, 0] if want_grad else NULL,

@@ -129,8 +129,9 @@ def ssim_masked_2d(const pixel_t[:, :] x, const pixel_t[:, :] y, const uint8_t[:
     # Per thread: the ring (n0 rows x 5 statistics x span), the vertical sums
     # (5 x vstride), the filtered rows (5 x strip), the SSIM and count rows, and
     # n0 row pointers.
-    cdef Py_ssize_t per_thread = _round_up(
-        n0 * _MASK_STATS * span + _MASK_STATS * vstride + (_MASK_STATS + 2) * _MASK_STRIP + n0)
+    cdef Py_ssize_t per_thread = _round_up(_doubles(
+        n0 * _MASK_STATS * <object> span + _MASK_STATS * vstride
+        + (_MASK_STATS + 2) * _MASK_STRIP + n0, "ssim_masked_2d"))
     cdef Py_ssize_t task, band, strip, i, j, k, s, v, slot, i_end, filled
     cdef Py_ssize_t s0, s1, a0, a1, width, left
     cdef double* work
@@ -149,7 +150,8 @@ def ssim_masked_2d(const pixel_t[:, :] x, const pixel_t[:, :] y, const uint8_t[:
     n_threads = max(1, min(n_threads, nbands * nstrips))
     # Scratch for the threads, then each row's partial sums and counts per strip
     # (added in strip order afterwards, whatever thread computed them).
-    cdef void* block = _scratch((n_threads * per_thread + 2 * H * nstrips + 8) * sizeof(double))
+    cdef void* block = _scratch(sizeof(double) * _doubles(
+        n_threads * <object> per_thread + 2 * <object> H * nstrips + 8, "ssim_masked_2d"))
     if block == NULL:
         raise MemoryError(f"ssim_masked_2d: no memory for {n_threads} x {per_thread} doubles")
     cdef double* base = _aligned(block)

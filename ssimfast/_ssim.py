@@ -572,12 +572,16 @@ def _normalize_axis(axis, ndim):
 def _real(value, name):
     """`value` as a float, for checks; TypeError unless it is a real number
     (a Python or NumPy scalar, or a 0-d array of one)."""
-    if type(value) is float or type(value) is int:  # the common case, checked first
-        return float(value)
+    if type(value) is float:  # the common case, checked first
+        return value
     scalar = value.item() if isinstance(value, np.ndarray) and value.ndim == 0 else value
-    if isinstance(scalar, (bool, np.bool_)) or not isinstance(scalar, numbers.Real):
+    if type(scalar) is not int and (isinstance(scalar, (bool, np.bool_))
+                                    or not isinstance(scalar, numbers.Real)):
         raise TypeError(f"{name} must be a real number, got {value!r}")
-    return float(scalar)
+    try:
+        return float(scalar)
+    except OverflowError:  # an int beyond the float range: infinite, for the checks
+        return math.inf if scalar > 0 else -math.inf
 
 
 def _non_negative(value, name):

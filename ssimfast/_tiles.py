@@ -149,6 +149,10 @@ def ssim_tiled(im1, im2, *, win_size=None, data_range=None, channel_axis=None,
     if tile is not None and (isinstance(tile, bool) or not isinstance(tile, (int, np.integer))
                              or tile < 1):
         raise ValueError(f"tile must be a positive integer, got {tile!r}")
+    if channel_axis is not None and shape[channel_axis] == 0:
+        # No channels: the mean of no means is NaN, as structural_similarity gives
+        # (and the band and tile sizes below would divide by zero bytes).
+        return np.asarray([], dtype=float_type).mean()
     axes = [ax for ax in range(len(shape)) if ax != channel_axis]
     spatial = [shape[ax] for ax in axes]
     counts = math.prod(n - 2 * params.crop for n in spatial)
