@@ -711,10 +711,17 @@ def _kernel_inputs(im1, im2, float_type):
     (im2 as well: a float64 im2 beside a float32 im1 is rounded to float32).
     """
     if im1.dtype is im2.dtype and im1.dtype in _KERNEL_DTYPES:  # common: nothing to do
-        return im1, im2
+        return _aligned(im1), _aligned(im2)
     if im1.dtype.newbyteorder("=") != im2.dtype.newbyteorder("="):
         return im1.astype(float_type), im2.astype(float_type)
-    return _to_kernel_dtype(im1), _to_kernel_dtype(im2)  # byte order aside, the same
+    return _aligned(_to_kernel_dtype(im1)), _aligned(_to_kernel_dtype(im2))
+
+
+def _aligned(a):
+    """`a`, or an aligned copy if it is not (a view at an odd byte offset): the
+    kernels read pixels through typed pointers, and an unaligned load is
+    undefined behaviour in C (UBSan reports it; vectorised code may fault)."""
+    return a if a.flags.aligned else a.copy()
 
 
 def _to_kernel_dtype(a):

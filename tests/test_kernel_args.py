@@ -155,3 +155,17 @@ def test_atheris_harness_inputs_in_process():
         for _ in range(int(rng.integers(1, 4))):  # a few random byte changes
             png[int(rng.integers(0, len(png)))] = int(rng.integers(0, 256))
         fuzz.fuzz_png(bytes(png))
+
+
+def test_unaligned_images_reach_the_kernels_aligned():
+    """A uint16 view at an odd byte offset was read through misaligned pointers
+    (undefined behaviour: UBSan under .ci/sanitize stopped test_layouts there)."""
+    from ssimfast._ssim import _kernel_inputs
+
+    buf = np.zeros(2 * 81 + 1, np.uint8)
+    a = buf[1:].view(np.uint16).reshape(9, 9)
+    assert not a.flags.aligned
+    x, y = _kernel_inputs(a, a, np.dtype(np.float64))
+    assert x.flags.aligned and y.flags.aligned
+    assert ssimfast.structural_similarity(a, a + 1, data_range=255) == \
+        ssimfast.structural_similarity(a.copy(), a + 1, data_range=255)
