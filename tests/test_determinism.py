@@ -13,7 +13,11 @@ import sys
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+import ssimfast
+
+# The folder holding the ssimfast that the tests import (a checkout built in
+# place, or site-packages): the subprocesses must import the same one.
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(ssimfast.__file__)))
 
 SCRIPT = r"""
 import hashlib, json, sys, warnings
