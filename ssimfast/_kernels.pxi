@@ -90,10 +90,14 @@ cdef int _check_axis(Py_ssize_t n, Py_ssize_t ntaps, Py_ssize_t crop, str kernel
     if n > MAX_EXTENT or ntaps > MAX_EXTENT:
         raise MemoryError(f"{kernel}: axis {axis} of {n} pixels with {ntaps} taps is too "
                           "large for any machine's memory")
-    _check(n >= 1, kernel, f"axis {axis} is empty")
-    _check(ntaps >= 1 and ntaps % 2 == 1, kernel,
-           f"the filter of axis {axis} needs an odd number of taps, got {ntaps}")
-    _check(crop >= 0, kernel, f"the border of axis {axis} is negative ({crop})")
+    # Messages are formatted only on failure: these checks run on every call.
+    if n < 1:
+        _check(False, kernel, f"axis {axis} is empty")
+    if ntaps < 1 or ntaps % 2 == 0:
+        _check(False, kernel,
+               f"the filter of axis {axis} needs an odd number of taps, got {ntaps}")
+    if crop < 0:
+        _check(False, kernel, f"the border of axis {axis} is negative ({crop})")
     return 0
 
 
@@ -1014,8 +1018,8 @@ def ssim_2d(const pixel_t[:, :] x, const pixel_t[:, :] y,
     _check_axis(H, n0, 0, "ssim_2d", 0)
     _check_axis(W, n1, crop1, "ssim_2d", 1)
     # (An empty range sums nothing, wherever it is: a band's rows may lie in its halo.)
-    _check(row_lo >= row_hi or (row_lo >= 0 and row_hi <= H), "ssim_2d",
-           f"rows {row_lo}..{row_hi} are not in 0..{H}")
+    if not (row_lo >= row_hi or (row_lo >= 0 and row_hi <= H)):
+        _check(False, "ssim_2d", f"rows {row_lo}..{row_hi} are not in 0..{H}")
     _check(smap.shape[0] == 0 or (smap.shape[0] == H and smap.shape[1] == W),
            "ssim_2d", "smap must be (H, W) or empty")
     _check(tmaps.shape[0] == 0 or (tmaps.shape[0] == 3 and tmaps.shape[1] == H
