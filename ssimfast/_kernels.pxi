@@ -122,6 +122,9 @@ cdef Py_ssize_t _doubles(object n, str kernel) except -1:
 
 cdef enum:
     STRIP = 512  # columns per strip in the 2-D kernel
+    # Columns per panel of the 2-D ring path: a panel's ring (ntaps + 3 rows of
+    # four statistics) stays in the L2 cache; a 4K row's (1.7 MB) does not.
+    PANEL = 1024
 
 
 cdef inline Py_ssize_t _round_up(Py_ssize_t n) noexcept nogil:
@@ -685,6 +688,23 @@ cdef inline void _ssim_row(const double* ux, const double* uy, const double* uxx
         t3[j] = (mx * (a2 - a1) - my * (b2 - b1) * v) / d
 
 
+cdef inline void _sum_more(const double* s, Py_ssize_t lo, Py_ssize_t hi,
+                           double* t) noexcept nogil:
+    """_sum's four partial sums t[0..3], continued over s[lo:hi]. A row summed in
+    pieces whose lengths, all but the last, are multiples of 4 gets _sum's bits:
+    (t[0] + t[1]) + (t[2] + t[3])."""
+    cdef Py_ssize_t j = lo
+    while j + 4 <= hi:
+        t[0] += s[j]
+        t[1] += s[j + 1]
+        t[2] += s[j + 2]
+        t[3] += s[j + 3]
+        j += 4
+    while j < hi:
+        t[0] += s[j]
+        j += 1
+
+
 cdef inline double _sum(const double* s, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
     """Sum of s[lo:hi] with four interleaved partial sums (fixed order, so deterministic)."""
     cdef double t0 = 0.0, t1 = 0.0, t2 = 0.0, t3 = 0.0
@@ -1054,19 +1074,25 @@ def ssim_2d(const pixel_t[:, :] x, const pixel_t[:, :] y,
     cdef Py_ssize_t hlen = _round_up(_doubles((4 + G) * <object> W, "ssim_2d"))
     cdef Py_ssize_t per_thread = _doubles(<object> vlen + hlen + cache_len + 16, "ssim_2d")
     n_threads = max(1, min(n_threads, ngroups))
+    # The ring path goes down the image once per panel of PANEL columns, from
+    # clo (so that every panel but the last sums a multiple of 4 columns, and
+    # _sum_more gives _sum's bits); `running` keeps no ring and goes once.
+    cdef Py_ssize_t npanels = 1
+    if not running and hi - clo > PANEL + PANEL // 2:
+        npanels = (hi - clo + PANEL - 1) // PANEL
     # One malloc (not four NumPy arrays: this matters for small images): per
-    # thread scratch, cache tags and last row, then the row sums.
-    cdef Py_ssize_t i, q, g, t, ntags = max(n0 + 1, _ring_slots(n0))
+    # thread scratch, cache tags and last row, then each row's partial sums.
+    cdef Py_ssize_t i, q, g, t, p, ntags = max(n0 + 1, _ring_slots(n0))
+    cdef Py_ssize_t plo, phi, slo, shi
     cdef void* block = _scratch(sizeof(double) * _doubles(
-        n_threads * (<object> per_thread + ntags + 1) + H + 8, "ssim_2d"))
+        n_threads * (<object> per_thread + ntags + 1) + 4 * <object> H + 8, "ssim_2d"))
     if block == NULL:
         raise MemoryError(f"ssim_2d: no memory for {n_threads} x {per_thread} doubles of scratch")
     cdef double* work = _aligned(block)
-    cdef double* rowsums = work + n_threads * per_thread
-    cdef Py_ssize_t* tags = <Py_ssize_t*> (rowsums + H)
+    cdef double* partial = work + n_threads * per_thread  # H x 4, for _sum_more
+    cdef Py_ssize_t* tags = <Py_ssize_t*> (partial + 4 * H)
     cdef Py_ssize_t* last_row = tags + n_threads * ntags  # per thread
-    for i in range(n_threads * ntags):
-        tags[i] = -1  # empty cache slots
+    memset(partial, 0, 4 * H * sizeof(double))
     for i in range(n_threads):
         last_row[i] = -2  # no row yet
     cdef const char* xb = <const char*> &x[0, 0]
@@ -1082,49 +1108,58 @@ def ssim_2d(const pixel_t[:, :] x, const pixel_t[:, :] y,
     cdef double* cache
     cdef double* srow
     cdef double* t1
-    cdef double total = 0.0
+    cdef double total = 0.0, row
 
-    for q in prange(ngroups, nogil=True, num_threads=n_threads, schedule="static"):
-        i = ilo + q * G
-        g = min(G, ihi - i)
-        tid = _thread_id()
-        base = work + tid * per_thread
-        cache = base + vlen + hlen
-        srow = base + vlen + 4 * W  # G rows
-        t1 = &tmaps[0, i, 0] if want_grad else NULL
-        if running:
-            # A map with contiguous rows gets the SSIM row directly, else a copy.
-            _ssim_row_2d(xb, yb, xs0, xs1, ys0, ys1, H, W, i,
-                         <pixel_t*> cache, <pixel_t*> (cache + cache_rows * W),
-                         tags + tid * ntags, &taps0[0], n0, &taps1[0], n1,
-                         base + vpad, vstride, base + vlen,
-                         <double*> (sb + i * ss0) if direct else srow, lo, hi,
-                         scale, c1, c2, cov_norm,
-                         t1, t1 + H * W if want_grad else NULL,
-                         t1 + 2 * H * W if want_grad else NULL,
-                         last_row[tid] == i - 1, single)
-            last_row[tid] = i
-        else:
-            _ssim_rows_ring(<const pixel_t*> xb, <const pixel_t*> yb, xs0, xs1, ys0, ys1,
-                            H, W, i, g, cache, tags + tid * ntags, &taps0[0], n0,
-                            &taps1[0], n1, base + vpad, vstride, base + vlen,
-                            (sb + i * ss0) if direct else <char*> srow,
-                            ss0 if direct else W * <Py_ssize_t> sizeof(double), lo, hi,
-                            scale, c1, c2, cov_norm, t1, H * W)
-        for t in range(g):
-            if direct:
-                srow = <double*> (sb + (i + t) * ss0)
-            elif t > 0:
-                srow = srow + W
-            if want_map and not direct:
-                _store(srow, 0, W, sb + (i + t) * ss0, ss1)
-            if row_lo <= i + t < row_hi:
-                rowsums[i + t] = _sum(srow, clo, chi)
+    for p in range(npanels):
+        # Columns [plo, phi) computed, [slo, shi) summed.
+        plo = lo if p == 0 else clo + p * PANEL
+        phi = hi if p == npanels - 1 else clo + (p + 1) * PANEL
+        slo = max(clo, plo)
+        shi = min(chi, phi)
+        for i in range(n_threads * ntags):
+            tags[i] = -1  # empty cache slots (a slot holds one panel's columns)
+        for q in prange(ngroups, nogil=True, num_threads=n_threads, schedule="static"):
+            i = ilo + q * G
+            g = min(G, ihi - i)
+            tid = _thread_id()
+            base = work + tid * per_thread
+            cache = base + vlen + hlen
+            srow = base + vlen + 4 * W  # G rows
+            t1 = &tmaps[0, i, 0] if want_grad else NULL
+            if running:
+                # A map with contiguous rows gets the SSIM row directly, else a copy.
+                _ssim_row_2d(xb, yb, xs0, xs1, ys0, ys1, H, W, i,
+                             <pixel_t*> cache, <pixel_t*> (cache + cache_rows * W),
+                             tags + tid * ntags, &taps0[0], n0, &taps1[0], n1,
+                             base + vpad, vstride, base + vlen,
+                             <double*> (sb + i * ss0) if direct else srow, lo, hi,
+                             scale, c1, c2, cov_norm,
+                             t1, t1 + H * W if want_grad else NULL,
+                             t1 + 2 * H * W if want_grad else NULL,
+                             last_row[tid] == i - 1, single)
+                last_row[tid] = i
+            else:
+                _ssim_rows_ring(<const pixel_t*> xb, <const pixel_t*> yb, xs0, xs1, ys0, ys1,
+                                H, W, i, g, cache, tags + tid * ntags, &taps0[0], n0,
+                                &taps1[0], n1, base + vpad, vstride, base + vlen,
+                                (sb + i * ss0) if direct else <char*> srow,
+                                ss0 if direct else W * <Py_ssize_t> sizeof(double), plo, phi,
+                                scale, c1, c2, cov_norm, t1, H * W)
+            for t in range(g):
+                if direct:
+                    srow = <double*> (sb + (i + t) * ss0)
+                elif t > 0:
+                    srow = srow + W
+                if want_map and not direct:
+                    _store(srow, plo, phi, sb + (i + t) * ss0, ss1)
+                if row_lo <= i + t < row_hi:
+                    _sum_more(srow, slo, shi, partial + 4 * (i + t))
 
     for i in range(row_lo, row_hi):
-        total += rowsums[i]
+        row = (partial[4 * i] + partial[4 * i + 1]) + (partial[4 * i + 2] + partial[4 * i + 3])
+        total += row
         if rowsums_out.shape[0] > 0:
-            rowsums_out[i] = rowsums[i]
+            rowsums_out[i] = row
     _free_scratch(block)
     return total
 

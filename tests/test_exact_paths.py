@@ -14,6 +14,7 @@ import scipy.ndimage as ndi
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import ssimfast
 import ssimfast._ssim as S
 
 
@@ -76,3 +77,22 @@ def test_filters_add_in_scipy_order(taps):
         S.kernels.filter_axis(a.reshape(pre, shape[axis], post),
                               out.reshape(pre, shape[axis], post), w, 1)
         assert np.array_equal(out, ndi.correlate1d(a, w, axis=axis, mode="reflect")), (shape, axis)
+
+
+@pytest.mark.parametrize("dtype, gaussian, win", [("float32", True, 11), ("float64", False, 7),
+                                                  ("uint8", True, 11), ("int32", False, 9)])
+@pytest.mark.parametrize("w, strided", [(1600, False), (3077, True)])
+def test_wide_images_go_down_in_panels_with_the_same_bits(dtype, gaussian, win, w, strided):
+    """Rows wider than 1.5 panels (1536 columns) go down the ring path in column
+    panels: the map must equal the N-D path's, the mean the whole-row sums of
+    ssim_batch (one pair per thread, no panels), whatever the thread count."""
+    rng = np.random.default_rng(w)
+    a = rng.integers(0, 256, (23, 2 * w)).astype(dtype)
+    b = rng.integers(0, 256, (23, 2 * w)).astype(dtype)
+    a, b = (a[:, ::2], b[:, 1::2]) if strided else (a[:, :w], b[:, :w])
+    fast, plain = _maps(a, b, win, gaussian, 1.5)
+    assert np.array_equal(fast, plain)
+    options = dict(win_size=win, gaussian_weights=gaussian, data_range=255)
+    whole_rows = ssimfast.ssim_batch([a], [b], **options)[0]
+    for workers in (1, 2, 3):
+        assert ssimfast.structural_similarity(a, b, workers=workers, **options) == whole_rows

@@ -24,7 +24,7 @@ from hypothesis import event, given, note, settings
 from hypothesis import strategies as st
 
 import ssimfast
-from helpers import assert_identical, assert_matches, compute_dtype, describe, ski_ssim
+from helpers import assert_matches, compute_dtype, describe, ski_ssim
 from test_properties import grad_noise_floor, values_exceed_data_range
 
 LONG_EXAMPLES = 10_000
