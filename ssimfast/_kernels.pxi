@@ -768,6 +768,25 @@ cdef inline void _finish_row(double* v, Py_ssize_t vstride, Py_ssize_t W,
               srow, t1, t2, t3)
 
 
+cdef inline void _finish_cs_row(double* v, Py_ssize_t vstride, Py_ssize_t W,
+                                const double* taps, Py_ssize_t ntaps, double* h,
+                                double_rp srow, double_rp crow, Py_ssize_t lo, Py_ssize_t hi,
+                                double c1, double c2, double cov_norm) noexcept nogil:
+    """_finish_row (scale 1.0, no gradient) that also puts the contrast-structure
+    term (2 sigma_xy + C2) / (sigma_x^2 + sigma_y^2 + C2) into crow[lo:hi]."""
+    cdef Py_ssize_t j, s, r = ntaps // 2
+    cdef double a1, a2, b1, b2
+    for s in range(4):
+        _pad_reflect(v + s * vstride, W, r, lo < r, hi + r > W)
+        _correlate(v + s * vstride, taps, ntaps, h + s * W, lo, hi)
+    for j in range(lo, hi):
+        # (ssim_2d multiplies by scale = 1.0 here: the same values)
+        srow[j] = _ssim_terms(h[j], h[W + j], h[2 * W + j], h[3 * W + j],
+                              c1, c2, cov_norm, &a1, &a2, &b1, &b2)
+        # A2 == B2 bit for bit for identical images, so cs is exactly 1.0
+        crow[j] = a2 / b2
+
+
 cdef inline void _store(const double* srow, Py_ssize_t lo, Py_ssize_t hi,
                         char* out, Py_ssize_t step) noexcept nogil:
     cdef Py_ssize_t j
@@ -967,12 +986,14 @@ cdef void _ssim_rows_ring(const pixel_t* x, const pixel_t* y, Py_ssize_t xs0, Py
                           char* srow0, Py_ssize_t srow_step,
                           Py_ssize_t lo, Py_ssize_t hi, double scale,
                           double c1, double c2, double cov_norm,
-                          double* t1, Py_ssize_t tstride) noexcept nogil:
+                          double* t1, Py_ssize_t tstride, double* crow0) noexcept nogil:
     """SSIM of output rows i0 .. i0 + g - 1 (g <= ROWS), columns [lo, hi), into
     the rows srow0 + t * srow_step (bytes): the statistics of each input row
     once into `ring` (_ring_fill), filtered along axis 0 for the g rows at once
     (_filter_ring, into v + t * 4 * vstride), then _finish_row along axis 1.
     t1: gradient terms of row i0 (rows W, terms tstride doubles apart) or NULL.
+    crow0: contrast-structure rows (W doubles apart; _finish_cs_row, with
+    scale 1.0 and no gradient), or NULL.
     The same bits as _ssim_row_2d row by row.
     """
     cdef Py_ssize_t plane = _ring_plane(W)
@@ -997,6 +1018,11 @@ cdef void _ssim_rows_ring(const pixel_t* x, const pixel_t* y, Py_ssize_t xs0, Py
             _filter_ring(ring + s * plane + a, 4 * plane, H, i0, g, taps0, n0,
                          v + s * vstride + a, 4 * vstride, b - a)
         for t in range(g):
+            if crow0 != NULL:
+                _finish_cs_row(v + t * 4 * vstride, vstride, W, taps1, n1, h,
+                               <double*> (srow0 + t * srow_step), crow0 + t * W, j0, j1,
+                               c1, c2, cov_norm)
+                continue
             tt = t1 + t * W if t1 != NULL else NULL
             _finish_row(v + t * 4 * vstride, vstride, W, taps1, n1, h,
                         <double*> (srow0 + t * srow_step), j0, j1, scale, c1, c2, cov_norm,
@@ -1144,7 +1170,7 @@ def ssim_2d(const pixel_t[:, :] x, const pixel_t[:, :] y,
                                 &taps1[0], n1, base + vpad, vstride, base + vlen,
                                 (sb + i * ss0) if direct else <char*> srow,
                                 ss0 if direct else W * <Py_ssize_t> sizeof(double), plo, phi,
-                                scale, c1, c2, cov_norm, t1, H * W)
+                                scale, c1, c2, cov_norm, t1, H * W, NULL)
             for t in range(g):
                 if direct:
                     srow = <double*> (sb + (i + t) * ss0)
@@ -1237,7 +1263,7 @@ def ssim_2d_batch(const pixel_t[:, :, :] x, const pixel_t[:, :, :] y,
                                 H, W, i, g, cache, tags, &taps0[0], n0, &taps1[0], n1,
                                 base + vpad, vstride, base + vlen, <char*> (base + vlen + 4 * W),
                                 W * <Py_ssize_t> sizeof(double), clo, chi,
-                                scale, c1, c2, cov_norm, NULL, 0)
+                                scale, c1, c2, cov_norm, NULL, 0, NULL)
             for t in range(g):
                 rowsums[i + t] = _sum(base + vlen + (4 + t) * W, clo, chi)
             i = i + g

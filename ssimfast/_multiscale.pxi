@@ -10,36 +10,6 @@
 #              every F-th pixel)
 
 
-cdef void _ssim_cs_row(const char* xb, const char* yb, Py_ssize_t xs0, Py_ssize_t xs1,
-                       Py_ssize_t ys0, Py_ssize_t ys1, Py_ssize_t H, Py_ssize_t W,
-                       Py_ssize_t i, pixel_t* xscratch, pixel_t* yscratch, Py_ssize_t* tags,
-                       const double* taps0, Py_ssize_t n0,
-                       const double* taps1, Py_ssize_t n1,
-                       double* v, Py_ssize_t vstride, double* h,
-                       double_rp srow, double_rp crow, Py_ssize_t lo, Py_ssize_t hi,
-                       double c1, double c2, double cov_norm) noexcept nogil:
-    """SSIM and contrast-structure of output row i, columns [lo, hi), into srow
-    and crow: _ssim_row_2d's filtering (not running: Gaussian taps), in strips."""
-    cdef Py_ssize_t j, j0 = lo, j1, s, r1 = n1 // 2
-    cdef Py_ssize_t strip = STRIP if W > STRIP + 2 * r1 else W
-    cdef double a1, a2, b1, b2
-    while j0 < hi:
-        j1 = min(hi, j0 + strip)
-        _window_products(xb, xs0, xs1, yb, ys0, ys1, H, i, taps0, n0,
-                         xscratch, yscratch, tags, v, vstride, W,
-                         max(0, j0 - r1), min(W, j1 + r1))
-        for s in range(4):
-            _pad_reflect(v + s * vstride, W, r1, j0 < r1, j1 + r1 > W)
-            _correlate(v + s * vstride, taps1, n1, h + s * W, j0, j1)
-        for j in range(j0, j1):
-            # (ssim_2d multiplies by scale = 1.0 here: the same values)
-            srow[j] = _ssim_terms(h[j], h[W + j], h[2 * W + j], h[3 * W + j],
-                                  c1, c2, cov_norm, &a1, &a2, &b1, &b2)
-            # A2 == B2 bit for bit for identical images, so cs is exactly 1.0
-            crow[j] = a2 / b2
-        j0 = j1
-
-
 def ssim_cs_2d(const pixel_t[:, :] x, const pixel_t[:, :] y,
                const double[::1] taps0, const double[::1] taps1,
                Py_ssize_t crop0, Py_ssize_t crop1,
@@ -53,55 +23,78 @@ def ssim_cs_2d(const pixel_t[:, :] x, const pixel_t[:, :] y,
     c1, c2, cov_norm  IN  SSIM constants
     n_threads   IN   OpenMP threads (>= 1)
 
-    Filtering and the SSIM formula are ssim_2d's, so the SSIM sum equals
+    Filtering and the SSIM formula are ssim_2d's ring path (_ssim_rows_ring, in
+    groups of ROWS rows and panels of PANEL columns), so the SSIM sum equals
     ssim_2d's total for the same arguments; row sums are added in row order,
     so neither sum depends on n_threads.
     """
     cdef Py_ssize_t H = x.shape[0], W = x.shape[1]
     cdef Py_ssize_t n0 = taps0.shape[0], n1 = taps1.shape[0], r1 = n1 // 2
-    cdef Py_ssize_t lo = crop1, hi = W - crop1
-    # Per thread: 4 padded vertical rows, 4 filtered rows, the SSIM and cs rows,
-    # and ssim_2d's row cache for strided input.
-    cdef Py_ssize_t vstride = _round_up(W + 2 * r1)
-    cdef Py_ssize_t cache_rows = max(n0 + 1, 4)
-    cdef Py_ssize_t per_thread = 4 * vstride + 6 * W + 2 * cache_rows * W + 16
-    cdef Py_ssize_t i, ntags = n0 + 1
-    n_threads = max(1, min(n_threads, H - 2 * crop0))
-    cdef void* block = _scratch((n_threads * per_thread + 2 * H + 8) * sizeof(double)
-                                + n_threads * ntags * sizeof(Py_ssize_t))
+    _check(y.shape[0] == H and y.shape[1] == W, "ssim_cs_2d", "x and y differ in shape")
+    _check_axis(H, n0, crop0, "ssim_cs_2d", 0)
+    _check_axis(W, n1, crop1, "ssim_cs_2d", 1)
+    cdef Py_ssize_t ilo = _inner(crop0, H, False), ihi = _inner(crop0, H, True)
+    cdef Py_ssize_t clo = _inner(crop1, W, False), chi = _inner(crop1, W, True)
+    cdef Py_ssize_t ngroups = (ihi - ilo + ROWS - 1) // ROWS
+    # Per thread, as ssim_2d's ring path: ROWS x 4 padded vertical rows, 4
+    # filtered rows, ROWS SSIM rows and ROWS cs rows, the ring.
+    cdef Py_ssize_t vpad = _round_up(r1)
+    cdef Py_ssize_t vstride = _round_up(_doubles(W + 2 * <object> vpad, "ssim_cs_2d"))
+    cdef Py_ssize_t vlen = _doubles(ROWS * 4 * <object> vstride, "ssim_cs_2d")
+    cdef Py_ssize_t hlen = _round_up(_doubles((4 + 2 * ROWS) * <object> W, "ssim_cs_2d"))
+    cdef Py_ssize_t ring_len = _cache_len(W, n0, False)
+    cdef Py_ssize_t per_thread = _doubles(<object> vlen + hlen + ring_len + 16, "ssim_cs_2d")
+    cdef Py_ssize_t ntags = _ring_slots(n0)
+    n_threads = max(1, min(n_threads, ngroups))
+    cdef Py_ssize_t npanels = 1
+    if chi - clo > PANEL + PANEL // 2:
+        npanels = (chi - clo + PANEL - 1) // PANEL
+    # Per thread scratch, then _sum_more's partial sums of each row (SSIM, cs),
+    # then the ring tags.
+    cdef void* block = _scratch(sizeof(double) * _doubles(
+        n_threads * (<object> per_thread + ntags) + 8 * <object> H + 8, "ssim_cs_2d"))
     if block == NULL:
         raise MemoryError(f"ssim_cs_2d: no memory for {n_threads} x {per_thread} doubles")
     cdef double* work = _aligned(block)
-    cdef double* sums = work + n_threads * per_thread  # SSIM row sums, then cs row sums
-    cdef Py_ssize_t* tags = <Py_ssize_t*> (sums + 2 * H)
-    for i in range(n_threads * ntags):
-        tags[i] = -1  # empty cache slots
-    cdef const char* xb = <const char*> &x[0, 0]
-    cdef const char* yb = <const char*> &y[0, 0]
+    cdef double* partial = work + n_threads * per_thread  # H x 4 (SSIM), then H x 4 (cs)
+    cdef Py_ssize_t* tags = <Py_ssize_t*> (partial + 8 * H)
+    memset(partial, 0, 8 * H * sizeof(double))
+    cdef const pixel_t* xb = &x[0, 0]
+    cdef const pixel_t* yb = &y[0, 0]
     cdef Py_ssize_t xs0 = x.strides[0], xs1 = x.strides[1]
     cdef Py_ssize_t ys0 = y.strides[0], ys1 = y.strides[1]
-    cdef Py_ssize_t tid
+    cdef Py_ssize_t i, q, g, t, p, tid, plo, phi
     cdef double* base
     cdef double* srow
-    cdef double* cache
     cdef double ssim_total = 0.0, cs_total = 0.0
 
-    for i in prange(crop0, H - crop0, nogil=True, num_threads=n_threads, schedule="static"):
-        tid = _thread_id()
-        base = work + tid * per_thread
-        srow = base + 4 * vstride + 4 * W
-        cache = srow + 2 * W
-        _ssim_cs_row(xb, yb, xs0, xs1, ys0, ys1, H, W, i,
-                     <pixel_t*> cache, <pixel_t*> (cache + cache_rows * W),
-                     tags + tid * ntags, &taps0[0], n0, &taps1[0], n1,
-                     base + r1, vstride, base + 4 * vstride, srow, srow + W, lo, hi,
-                     c1, c2, cov_norm)
-        sums[i] = _sum(srow, lo, hi)
-        sums[H + i] = _sum(srow + W, lo, hi)
+    for p in range(npanels):
+        # Every panel but the last sums a multiple of 4 columns (see _sum_more).
+        plo = clo + p * PANEL
+        phi = chi if p == npanels - 1 else clo + (p + 1) * PANEL
+        for i in range(n_threads * ntags):
+            tags[i] = -1  # empty ring slots (a slot holds one panel's columns)
+        for q in prange(ngroups, nogil=True, num_threads=n_threads, schedule="static"):
+            i = ilo + q * ROWS
+            g = min(ROWS, ihi - i)
+            tid = _thread_id()
+            base = work + tid * per_thread
+            srow = base + vlen + 4 * W  # ROWS SSIM rows, then ROWS cs rows
+            _ssim_rows_ring(xb, yb, xs0, xs1, ys0, ys1, H, W, i, g, base + vlen + hlen,
+                            tags + tid * ntags, &taps0[0], n0, &taps1[0], n1,
+                            base + vpad, vstride, base + vlen, <char*> srow,
+                            W * <Py_ssize_t> sizeof(double), plo, phi,
+                            1.0, c1, c2, cov_norm, NULL, 0, srow + ROWS * W)
+            for t in range(g):
+                _sum_more(srow + t * W, plo, phi, partial + 4 * (i + t))
+                _sum_more(srow + (ROWS + t) * W, plo, phi, partial + 4 * (H + i + t))
 
-    for i in range(crop0, H - crop0):
-        ssim_total += sums[i]
-        cs_total += sums[H + i]
+    cdef double* t4
+    for i in range(ilo, ihi):
+        t4 = partial + 4 * i
+        ssim_total += (t4[0] + t4[1]) + (t4[2] + t4[3])
+        t4 = partial + 4 * (H + i)
+        cs_total += (t4[0] + t4[1]) + (t4[2] + t4[3])
     _free_scratch(block)
     return ssim_total, cs_total
 

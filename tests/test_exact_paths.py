@@ -96,3 +96,21 @@ def test_wide_images_go_down_in_panels_with_the_same_bits(dtype, gaussian, win, 
     whole_rows = ssimfast.ssim_batch([a], [b], **options)[0]
     for workers in (1, 2, 3):
         assert ssimfast.structural_similarity(a, b, workers=workers, **options) == whole_rows
+
+
+@pytest.mark.parametrize("w", [70, 1600, 3077])
+def test_ssim_cs_2d_sums_ssim_as_ssim_2d(w):
+    """MS-SSIM's kernel filters and sums as ssim_2d's ring path (panels
+    included): the same SSIM sum, bit for bit, whatever the thread count; the
+    contrast-structure of identical images is exactly 1 everywhere."""
+    rng = np.random.default_rng(w)
+    a = rng.integers(0, 256, (37, w)).astype(np.float64)
+    b = a + rng.normal(0, 20, a.shape)
+    taps = S._gaussian_taps(1.5, 5)
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    want = S.kernels.ssim_2d(a, b, taps, taps, 5, 32, 5, 1.0, c1, c2, 1.0, S._NONE[2],
+                             S._NONE[3], 1, False, S._NONE[1])
+    for threads in (1, 2, 3):
+        got, _ = S.kernels.ssim_cs_2d(a, b, taps, taps, 5, 5, c1, c2, 1.0, threads)
+        assert got == want
+    assert S.kernels.ssim_cs_2d(a, a, taps, taps, 5, 5, c1, c2, 1.0, 2)[1] == 27 * (w - 10)

@@ -75,6 +75,17 @@ def test_ssim_2d_batch_refuses():
         kernels.ssim_2d_batch(x, x[:, :-1], *args, totals, 2, False)
 
 
+def test_ssim_cs_2d_refuses():
+    x = _u8(9, 10)
+    assert kernels.ssim_cs_2d(x, x, T3, T3, 1, 1, 1.0, 1.0, 1.0, 2) == (7 * 8, 7 * 8)
+    assert kernels.ssim_cs_2d(x, x, T3, T3, 5, 1, 1.0, 1.0, 1.0, 2) == (0.0, 0.0)
+    for y, taps, crop, message in [(x[:, :-1], T3, 1, "differ in shape"),
+                                   (x, np.ones(4), 1, "odd number of taps"),
+                                   (x, T3, -1, "negative")]:
+        with pytest.raises(ValueError, match=message):
+            kernels.ssim_cs_2d(x, y, taps, taps, crop, crop, 1.0, 1.0, 1.0, 2)
+
+
 def test_ssim_3d_refuses():
     x = _u8(5, 6, 7)
     args = (T3, T3, T3, 1, 1, 1, 1.0, 1.0, 1.0, 1.0)
