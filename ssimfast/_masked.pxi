@@ -24,6 +24,7 @@ cdef enum:
     _MASK_BAND = 64
     _MASK_STRIP = 512
     _MASK_STATS = 5  # m, m x, m y, m (x x + y y), m x y
+    _MASK_GROUP = 4  # output rows filtered along axis 0 together (their input rows loaded once)
 
 
 cdef struct _MaskConsts:
@@ -138,6 +139,54 @@ cdef void _masked_rows(const double** p, const double* taps, Py_ssize_t ntaps, b
         k += 2
     if k < h:
         _sym_pair(p[k], p[ntaps - 1 - k], taps[k], dst, n)
+
+
+cdef inline void _box7_rows4(const double** p, double_rp d0, double_rp d1, double_rp d2,
+                             double_rp d3, Py_ssize_t n) noexcept nogil:
+    """_box7_rows for 4 consecutive centres (rows p[0..9]; d_t from p[t..t+6]):
+    the rows shared by the windows are loaded once (the same bits)."""
+    cdef Py_ssize_t j
+    cdef double q0, q1, q2, q3, q4, q5, q6, q7, q8, q9
+    cdef const double* p0 = p[0]
+    cdef const double* p1 = p[1]
+    cdef const double* p2 = p[2]
+    cdef const double* p3 = p[3]
+    cdef const double* p4 = p[4]
+    cdef const double* p5 = p[5]
+    cdef const double* p6 = p[6]
+    cdef const double* p7 = p[7]
+    cdef const double* p8 = p[8]
+    cdef const double* p9 = p[9]
+    for j in range(n):
+        q0 = p0[j]
+        q1 = p1[j]
+        q2 = p2[j]
+        q3 = p3[j]
+        q4 = p4[j]
+        q5 = p5[j]
+        q6 = p6[j]
+        q7 = p7[j]
+        q8 = p8[j]
+        q9 = p9[j]
+        d0[j] = ((q0 + q6) + (q1 + q5)) + ((q2 + q4) + q3)
+        d1[j] = ((q1 + q7) + (q2 + q6)) + ((q3 + q5) + q4)
+        d2[j] = ((q2 + q8) + (q3 + q7)) + ((q4 + q6) + q5)
+        d3[j] = ((q3 + q9) + (q4 + q8)) + ((q5 + q7) + q6)
+
+
+cdef inline void _masked_rows_group(const double** p, const double* taps, Py_ssize_t ntaps,
+                                    bint unit, Py_ssize_t g, double* dst, Py_ssize_t step,
+                                    Py_ssize_t n) noexcept nogil:
+    """_masked_rows for g consecutive centres (rows p[0 .. ntaps + g - 2]) into
+    dst + t * step: 4 at once for the common windows (the same bits)."""
+    cdef Py_ssize_t t
+    if g == 4 and ntaps == 7 and unit:
+        _box7_rows4(p, dst, dst + step, dst + 2 * step, dst + 3 * step, n)
+    elif g == 4 and ntaps == 11:
+        _sym11_rows4(p, taps, dst, dst + step, dst + 2 * step, dst + 3 * step, n)
+    else:
+        for t in range(g):
+            _masked_rows(p + t, taps, ntaps, unit, dst + t * step, n)
 
 
 cdef inline double _masked_ssim(double s0, double s1, double s2, double s3, double s4,
@@ -278,13 +327,16 @@ def ssim_masked_2d(const pixel_t[:, :] x, const pixel_t[:, :] y, const uint8_t[:
     cdef Py_ssize_t nstrips = (W + _MASK_STRIP - 1) // _MASK_STRIP
     cdef Py_ssize_t span = _MASK_STRIP + 2 * r1  # input columns of a strip, at most
     cdef Py_ssize_t plane = _round_up(span)  # doubles from one statistics row to the next
-    # Per thread: the ring (n0 rows x 5 statistics), the vertical sums (5 rows),
-    # the filtered rows (5 x strip), the value, ok and kept rows, two rows of
-    # copied pixels (at most a double each), and 5 x n0 row pointers.
+    # Per thread: the ring (`slots` rows x 5 statistics), the vertical sums (5
+    # rows per output row of a group), the filtered rows (5 x strip), the value,
+    # ok and kept rows, two rows of copied pixels (at most a double each), and
+    # 5 x slots row pointers.
+    cdef Py_ssize_t slots = n0 + _MASK_GROUP - 1
     cdef Py_ssize_t per_thread = _round_up(_doubles(
-        (n0 + 1) * _MASK_STATS * <object> plane + (_MASK_STATS + 3) * _MASK_STRIP
-        + 2 * <object> plane + _MASK_STATS * <object> n0, "ssim_masked_2d"))
-    cdef Py_ssize_t task, band, strip, i, j, k, s, v, slot, i_end, filled
+        (slots + _MASK_GROUP) * _MASK_STATS * <object> plane
+        + (_MASK_STATS + 3) * _MASK_STRIP + 2 * <object> plane + _MASK_STATS * <object> slots,
+        "ssim_masked_2d"))
+    cdef Py_ssize_t task, band, strip, i, j, k, s, t, g, v, slot, i_end, filled
     cdef Py_ssize_t s0, s1, a0, a1, width, left
     cdef double* work
     cdef double* ring
@@ -336,8 +388,8 @@ def ssim_masked_2d(const pixel_t[:, :] x, const pixel_t[:, :] y, const uint8_t[:
         strip = task % nstrips
         work = base + _thread_id() * per_thread
         ring = work
-        vert = ring + n0 * _MASK_STATS * plane
-        filt = vert + _MASK_STATS * plane
+        vert = ring + slots * _MASK_STATS * plane
+        filt = vert + _MASK_GROUP * _MASK_STATS * plane
         value_row = filt + _MASK_STATS * _MASK_STRIP
         ok_row = value_row + _MASK_STRIP
         kept_row = ok_row + _MASK_STRIP
@@ -352,39 +404,46 @@ def ssim_masked_2d(const pixel_t[:, :] x, const pixel_t[:, :] y, const uint8_t[:
         left = a0 - (s0 - r1)  # vert[k] holds column s0 - r1 + k
         i_end = min(ihi, ilo + (band + 1) * _MASK_BAND)
         filled = ilo + band * _MASK_BAND - h0  # the next virtual row to put in the ring
-        for i in range(ilo + band * _MASK_BAND, i_end):
-            # The ring holds virtual rows i - h0 .. i + h0 (reflected at the borders).
-            while filled <= i + h0:
-                slot = ((filled % n0) + n0) % n0
+        i = ilo + band * _MASK_BAND
+        while i < i_end:  # output rows i .. i + g - 1 at once
+            g = min(_MASK_GROUP, i_end - i)
+            # The ring holds virtual rows i - h0 .. i + g - 1 + h0 (reflected at
+            # the borders), in slots by row modulo `slots`.
+            while filled <= i + g - 1 + h0:
+                slot = ((filled % slots) + slots) % slots
                 _masked_row(x, y, mask, omit_nan, _reflect(filled, H), a0, a1,
                             ring + slot * _MASK_STATS * plane, plane,
                             <pixel_t*> (kept_row + _MASK_STRIP),
                             <pixel_t*> (kept_row + _MASK_STRIP + plane))
                 filled = filled + 1
-            for k in range(n0):  # rows[s * n0 + k]: statistic s of virtual row i + k - h0
+            for k in range(n0 + g - 1):  # rows[s * slots + k]: statistic s of row i + k - h0
                 v = i + k - h0
-                slot = ((v % n0) + n0) % n0
+                slot = ((v % slots) + slots) % slots
                 for s in range(_MASK_STATS):
-                    rows[s * n0 + k] = ring + (slot * _MASK_STATS + s) * plane
+                    rows[s * slots + k] = ring + (slot * _MASK_STATS + s) * plane
             for s in range(_MASK_STATS):
-                row = vert + s * plane
-                _masked_rows(rows + s * n0, t0, n0, unit, row + left, a1 - a0)
-                for k in range(left):  # columns left of the image, mirrored
-                    row[k] = row[_reflect(s0 - r1 + k, W) - (s0 - r1)]
-                for k in range(a1 - (s0 - r1), width + 2 * r1):  # and right of it
-                    row[k] = row[_reflect(s0 - r1 + k, W) - (s0 - r1)]
-            _masked_finish(vert, plane, t1, n1, unit, filt, width, &consts,
-                           value_row, ok_row, kept_row)
-            if want_map:
-                for j in range(width):
-                    smap[i, s0 + j] = value_row[j]
-            # Interior columns only. A NaN in valid pixels propagates, as in the
-            # unmasked SSIM.
-            k = max(s0, crop1) - s0
-            v = min(s1, W - crop1) - s0
-            if k < v:
-                part_sums[i * nstrips + strip] = _sum8(kept_row, k, v)
-                part_counts[i * nstrips + strip] = _sum8(ok_row, k, v)
+                _masked_rows_group(rows + s * slots, t0, n0, unit, g, vert + s * plane + left,
+                                   _MASK_STATS * plane, a1 - a0)
+                for t in range(g):
+                    row = vert + (t * _MASK_STATS + s) * plane
+                    for k in range(left):  # columns left of the image, mirrored
+                        row[k] = row[_reflect(s0 - r1 + k, W) - (s0 - r1)]
+                    for k in range(a1 - (s0 - r1), width + 2 * r1):  # and right of it
+                        row[k] = row[_reflect(s0 - r1 + k, W) - (s0 - r1)]
+            for t in range(g):
+                _masked_finish(vert + t * _MASK_STATS * plane, plane, t1, n1, unit, filt, width,
+                               &consts, value_row, ok_row, kept_row)
+                if want_map:
+                    for j in range(width):
+                        smap[i + t, s0 + j] = value_row[j]
+                # Interior columns only. A NaN in valid pixels propagates, as in
+                # the unmasked SSIM.
+                k = max(s0, crop1) - s0
+                v = min(s1, W - crop1) - s0
+                if k < v:
+                    part_sums[(i + t) * nstrips + strip] = _sum8(kept_row, k, v)
+                    part_counts[(i + t) * nstrips + strip] = _sum8(ok_row, k, v)
+            i = i + g
     for i in range(crop0, H - crop0):
         total = 0.0
         count = 0.0
