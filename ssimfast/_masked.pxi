@@ -11,9 +11,12 @@
 # window gives scikit-image's factor; windows with n <= 1 are left out.
 #
 # A uniform window (all taps equal, the default) is filtered with unit taps:
-# plain window sums, no multiplications, scaled by the tap product afterwards.
+# plain window sums, no multiplications, scaled by the tap product afterwards;
+# the mask's sums are then exact counts, so n and the min_valid test are exact.
 # Results are within rounding (1e-12 in the tests) of normalised convolution
 # with scipy.ndimage, not bit-identical to it.
+
+import math
 
 from libc.math cimport INFINITY, NAN
 
@@ -30,8 +33,9 @@ cdef enum:
 cdef struct _MaskConsts:
     double c1, c2
     double norm  # times the filtered sums gives the normalised ones (1.0, or the unit taps' scale)
-    double window_pixels, min_valid
-    double n_min  # a window counts if its n > n_min: 1 with sample covariance, else -inf
+    double n_scale  # times the first filtered sum gives n (the valid pixels of the window)
+    double s0_min  # a window counts if its first filtered sum >= s0_min (f >= min_valid) ...
+    double n_min  # ... and its n > n_min: 1 with sample covariance, else -inf
     bint sample
 
 
@@ -203,7 +207,7 @@ cdef inline double _masked_ssim(double s0, double s1, double s2, double s3, doub
     cdef double f = s0 * k.norm
     cdef double mx = s1 * k.norm
     cdef double my = s2 * k.norm
-    cdef double n = f * k.window_pixels
+    cdef double n = s0 * k.n_scale
     cdef double ff = f * f
     cdef double p = mx * my
     cdef double q = mx * mx + my * my
@@ -216,7 +220,7 @@ cdef inline double _masked_ssim(double s0, double s1, double s2, double s3, doub
     # Computed for every window, and the tests in doubles, not bints: gcc
     # vectorises the loops only so.
     cdef double s = (a1 * a2) / (b1 * b2)
-    cdef double counts = ((1.0 if f >= k.min_valid else 0.0) * (1.0 if f > 0.0 else 0.0)
+    cdef double counts = ((1.0 if s0 >= k.s0_min else 0.0) * (1.0 if f > 0.0 else 0.0)
                           * (1.0 if n > k.n_min else 0.0))
     ok[0] = 1.0 if counts != 0.0 else 0.0
     return s if counts != 0.0 else NAN
@@ -349,15 +353,30 @@ def ssim_masked_2d(const pixel_t[:, :] x, const pixel_t[:, :] y, const uint8_t[:
     cdef const double** rows
     cdef double total, count
     cdef _MaskConsts consts
+    cdef object pixels, least
     # A uniform window is filtered with unit taps (see the top of the file).
     cdef bint unit = _all_equal(taps0) and _all_equal(taps1)
     consts.c1 = c1
     consts.c2 = c2
     consts.norm = taps0[0] * taps1[0] if unit else 1.0
-    consts.window_pixels = window_pixels
-    consts.min_valid = min_valid
+    consts.n_scale = window_pixels
+    consts.s0_min = min_valid
     consts.sample = sample_covariance
     consts.n_min = 1.0 if sample_covariance else -INFINITY
+    if unit:
+        # The window sums of the mask are exact counts: n is the count, and f is
+        # count / pixels rounded once (a full window gives exactly 1; with the
+        # normalised taps, 49 * (1/7)**2 is 1 - 2**-53), so a window counts if
+        # count >= the least k with k / pixels >= min_valid.
+        consts.n_scale = 1.0
+        if min_valid == min_valid:  # not NaN (nothing counts then)
+            pixels = <object> n0 * n1
+            least = math.ceil(min(max(min_valid, 0.0), 2.0) * pixels)
+            while least > 0 and (least - 1) / pixels >= min_valid:
+                least -= 1
+            while least <= pixels and least / pixels < min_valid:
+                least += 1
+            consts.s0_min = least
     rowsums[:] = 0.0
     rowcounts[:] = 0.0
     if nbands <= 0 or nstrips <= 0:

@@ -279,3 +279,24 @@ def test_omit_with_a_mask_and_layouts():
                - brute_mean(x.astype(np.float32).astype(np.float64),
                             y.astype(np.float32).astype(np.float64), ~nans)) < 1e-6
     assert ssim(xn, xn, data_range=255, mask=valid, nan_policy="omit") == 1.0
+
+
+def test_uniform_window_counts_are_exact():
+    """With a uniform window the valid pixels are counted exactly: min_valid=1
+    keeps exactly the windows without an invalid pixel (with normalised taps,
+    f of a full window rounds below 1), and a tie count == min_valid * pixels
+    counts."""
+    x, y = pair((40, 52), seed=9)
+    valid = np.ones(x.shape, bool)
+    valid[20, 20] = valid[5, 40] = False
+    _, smap = ssim(x, y, data_range=255, mask=valid, min_valid=1.0, full=True)
+    full = ndi.uniform_filter(valid.astype(np.float64), 7, mode="reflect") > 1 - 1e-9
+    np.testing.assert_array_equal(~np.isnan(smap), full)
+    inner = smap[3:-3, 3:-3]
+    assert abs(np.nanmean(inner) - ssim(x, y, data_range=255, mask=valid, min_valid=1.0)) < 1e-15
+    # 5 x 5 window, min_valid=0.2: windows of exactly 5 valid pixels count.
+    sparse = np.random.default_rng(10).random(x.shape) < 0.2
+    _, smap = ssim(x, y, data_range=255, mask=sparse, win_size=5, min_valid=0.2, full=True)
+    counts = np.rint(ndi.uniform_filter(sparse.astype(np.float64), 5, mode="reflect") * 25)
+    np.testing.assert_array_equal(~np.isnan(smap), counts >= 5)
+    assert (counts == 5).any() and (counts < 5).any()
