@@ -48,8 +48,11 @@ def check_options(mask, nan_policy, min_valid, gradient):
 
 
 def valid_pixels(im1, im2, mask, nan_policy, channel_axis):
-    """The boolean mask of valid pixels (image shape), or None when every pixel
-    counts and the ordinary computation applies."""
+    """(mask, omit_nan) for the masked kernel, or None when every pixel counts and
+    the ordinary computation applies. mask is the boolean mask of valid pixels
+    (image shape), or None for all of them; omit_nan says that pixels where
+    either image is NaN are invalid too (the kernel tests them as it reads them,
+    rather than building a mask of them here: a pass over both images less)."""
     if nan_policy == "raise":
         for name, im in (("im1", im1), ("im2", im2)):
             if im.dtype.kind == "f":
@@ -61,12 +64,22 @@ def valid_pixels(im1, im2, mask, nan_policy, channel_axis):
                         "pass nan_policy='omit' to leave them out, or 'propagate'")
     if mask is not None:
         mask = _check_mask(mask, im1.shape, channel_axis)
-    if nan_policy == "omit" and (im1.dtype.kind == "f" or im2.dtype.kind == "f"):
-        finite = ~(np.isnan(im1) | np.isnan(im2))
-        mask = finite if mask is None else mask & finite
-    if mask is None or mask.all():
+        if mask.all():
+            mask = None
+    omit = nan_policy == "omit" and (im1.dtype.kind == "f" or im2.dtype.kind == "f")
+    if omit and mask is None:
+        omit = _has_nan(im1) or _has_nan(im2)
+    if mask is None and not omit:
         return None
-    return mask
+    return mask, omit
+
+
+def _has_nan(im, chunk=1 << 16):
+    """True if `im` holds a NaN; stops at the first chunk that has one."""
+    if im.dtype.kind != "f":
+        return False
+    flat = im.ravel(order="K")  # a view unless `im` is not contiguous
+    return any(np.isnan(flat[i : i + chunk]).any() for i in range(0, flat.size, chunk))
 
 
 def _check_mask(mask, shape, channel_axis):
@@ -94,8 +107,9 @@ def _without(shape, axis):
 
 
 def score(x, y, valid, setup, full, min_valid):
-    """structural_similarity's result for validated kernel inputs and a mask of
-    valid pixels (see the module docstring)."""
+    """structural_similarity's result for validated kernel inputs and the valid
+    pixels as valid_pixels gives them (see the module docstring)."""
+    valid, omit = valid
     channel_axis, float_type, params = setup
     spatial = x.ndim - (channel_axis is not None)
     if spatial not in (1, 2):
@@ -103,11 +117,11 @@ def score(x, y, valid, setup, full, min_valid):
                          f"channel_axis for colour); these have {spatial} spatial axes")
     S = np.empty(x.shape, dtype=np.float64) if full else None
     if channel_axis is None:
-        sums = [_masked_sums(x, y, valid, params, S, min_valid)]
+        sums = [_masked_sums(x, y, valid, omit, params, S, min_valid)]
     else:
         at = functools.partial(_slice_at, axis=channel_axis)
-        sums = [_masked_sums(x[at(c)], y[at(c)], valid[at(c)], params,
-                             None if S is None else S[at(c)], min_valid)
+        sums = [_masked_sums(x[at(c)], y[at(c)], None if valid is None else valid[at(c)],
+                             omit, params, None if S is None else S[at(c)], min_valid)
                 for c in range(x.shape[channel_axis])]
     for total, count in sums:
         if count == 0:
@@ -127,11 +141,14 @@ def _slice_at(index, axis):
     return (slice(None),) * axis + (index,)
 
 
-def _masked_sums(x, y, valid, p, S, min_valid):
-    """(sum, count) of the counted map values of one channel; fills S if given."""
+def _masked_sums(x, y, valid, omit, p, S, min_valid):
+    """(sum, count) of the counted map values of one channel; fills S if given.
+    valid None: every pixel is valid (but NaN ones, with omit)."""
     taps = np.ascontiguousarray(p.taps, dtype=np.float64)
+    mask = np.empty((0, 0), np.uint8) if valid is None else valid.view(np.uint8)
     if x.ndim == 1:  # a 1-D signal is one row, not filtered along axis 0
-        x, y, valid = x[np.newaxis], y[np.newaxis], valid[np.newaxis]
+        x, y = x[np.newaxis], y[np.newaxis]
+        mask = mask if valid is None else mask[np.newaxis]
         S = None if S is None else S[np.newaxis]
         taps0, crop0 = np.ones(1), 0
     else:
@@ -141,7 +158,7 @@ def _masked_sums(x, y, valid, p, S, min_valid):
     H = x.shape[0]
     rowsums, rowcounts = np.empty(H), np.empty(H)
     smap = S if S is not None else np.empty((0, 0))
-    kernels.ssim_masked_2d(x, y, valid.view(np.uint8), taps0, taps, crop0, p.crop, p.c1, p.c2,
+    kernels.ssim_masked_2d(x, y, mask, omit, taps0, taps, crop0, p.crop, p.c1, p.c2,
                            window_pixels, sample, float(min_valid), smap, rowsums, rowcounts,
                            p.n_threads)
     return float(np.sum(rowsums)), int(np.sum(rowcounts))

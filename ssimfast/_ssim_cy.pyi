@@ -28,7 +28,7 @@ def ssim_cs_2d(x: np.ndarray, y: np.ndarray, taps0: NDArray[np.float64],
 def box_downsample_2d(x: np.ndarray, y: np.ndarray, F: int, outx: NDArray[np.float64],
                       outy: NDArray[np.float64], n_threads: int) -> None: ...
 # _masked.pxi
-def ssim_masked_2d(x: np.ndarray, y: np.ndarray, mask: NDArray[np.uint8],
+def ssim_masked_2d(x: np.ndarray, y: np.ndarray, mask: NDArray[np.uint8], omit_nan: bool,
                    taps0: NDArray[np.float64], taps1: NDArray[np.float64], crop0: int, crop1: int,
                    c1: float, c2: float, window_pixels: float, sample_covariance: bool,
                    min_valid: float, smap: NDArray[np.float64], rowsums: NDArray[np.float64],

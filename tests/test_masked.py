@@ -227,3 +227,76 @@ def test_masks_are_for_the_skimage_preset():
         ssim(x, y, data_range=255, mask=holes(x.shape), preset="matlab")
     assert ssim(x, y, data_range=255, mask=holes(x.shape), preset="skimage") == ssim(
         x, y, data_range=255, mask=holes(x.shape))
+
+
+@pytest.mark.parametrize("gaussian", [False, True])
+def test_large_values_many_bands(gaussian):
+    """Values up to 65535 (not integers) over many bands and strips: the map stays
+    within rounding of normalised convolution everywhere, and the mean within
+    1e-12 (a window sum that drifted from band to band, or a loss of precision
+    in the formula, fails). At this scale the variances lose about 4 digits to
+    cancellation in any float64 computation: scipy's map and ssimfast's are
+    each about 1e-12 from a long double one, hence 3e-12 between them."""
+    rng = np.random.default_rng(11)
+    x = rng.uniform(0, 65535, (330, 1100))
+    x[:, 600:] = 50000 + rng.normal(0, 300, (330, 500))  # large values, smaller variance
+    y = np.clip(x + rng.normal(0, 50, x.shape), 0, 65535)
+    valid = rng.random(x.shape) > 0.05
+    valid[100:180, 300:700] = False
+    mean, smap = ssim(x, y, data_range=65535, mask=valid, gaussian_weights=gaussian, full=True)
+    want = scipy_map(x, y, valid, gaussian, data_range=65535.0)
+    np.testing.assert_array_equal(np.isnan(smap), np.isnan(want))
+    np.testing.assert_allclose(smap[~np.isnan(want)], want[~np.isnan(want)], rtol=0, atol=3e-12)
+    crop = 5 if gaussian else 3
+    assert abs(mean - np.nanmean(want[crop:-crop, crop:-crop])) < 1e-12
+    assert ssim(x, y, data_range=65535, mask=valid, gaussian_weights=gaussian) == mean
+
+
+def test_omit_with_a_mask_and_layouts():
+    """nan_policy='omit' with a mask: both kinds of invalid pixels are left out,
+    whatever the layout of the images and the mask, and with any thread count."""
+    x, y = pair((70, 90), seed=5)
+    valid = holes(x.shape, seed=6)
+    nans = np.random.default_rng(8).random(x.shape) < 0.03
+    xn, yn = np.where(nans, np.nan, x), np.where(nans[::-1], np.nan, y)
+    both = valid & ~nans & ~nans[::-1]
+    want = brute_mean(x, y, both)
+    got = ssim(xn, yn, data_range=255, mask=valid, nan_policy="omit")
+    assert abs(got - want) < 1e-12
+    assert ssim(np.asfortranarray(xn), yn, data_range=255, mask=np.asfortranarray(valid),
+                nan_policy="omit") == got
+    assert ssim(xn, yn, data_range=255, mask=valid, nan_policy="omit", workers=1) == got
+    strided = ssim(xn[::2, ::-1], yn[::2, ::-1], data_range=255, mask=valid[::2, ::-1],
+                   nan_policy="omit")
+    assert abs(strided - brute_mean(x[::2, ::-1], y[::2, ::-1], both[::2, ::-1])) < 1e-12
+    # An all-True mask with NaN pixels: the NaN pixels alone are left out.
+    all_true = np.ones(x.shape, bool)
+    assert abs(ssim(xn, yn, data_range=255, mask=all_true, nan_policy="omit")
+               - brute_mean(x, y, ~nans & ~nans[::-1])) < 1e-12
+    # float32 images, NaN in one only; and identical images give exactly 1.
+    x32 = xn.astype(np.float32)
+    assert abs(ssim(x32, y.astype(np.float32), data_range=255, nan_policy="omit")
+               - brute_mean(x.astype(np.float32).astype(np.float64),
+                            y.astype(np.float32).astype(np.float64), ~nans)) < 1e-6
+    assert ssim(xn, xn, data_range=255, mask=valid, nan_policy="omit") == 1.0
+
+
+def test_uniform_window_counts_are_exact():
+    """With a uniform window the valid pixels are counted exactly: min_valid=1
+    keeps exactly the windows without an invalid pixel (with normalised taps,
+    f of a full window rounds below 1), and a tie count == min_valid * pixels
+    counts."""
+    x, y = pair((40, 52), seed=9)
+    valid = np.ones(x.shape, bool)
+    valid[20, 20] = valid[5, 40] = False
+    _, smap = ssim(x, y, data_range=255, mask=valid, min_valid=1.0, full=True)
+    full = ndi.uniform_filter(valid.astype(np.float64), 7, mode="reflect") > 1 - 1e-9
+    np.testing.assert_array_equal(~np.isnan(smap), full)
+    inner = smap[3:-3, 3:-3]
+    assert abs(np.nanmean(inner) - ssim(x, y, data_range=255, mask=valid, min_valid=1.0)) < 1e-15
+    # 5 x 5 window, min_valid=0.2: windows of exactly 5 valid pixels count.
+    sparse = np.random.default_rng(10).random(x.shape) < 0.2
+    _, smap = ssim(x, y, data_range=255, mask=sparse, win_size=5, min_valid=0.2, full=True)
+    counts = np.rint(ndi.uniform_filter(sparse.astype(np.float64), 5, mode="reflect") * 25)
+    np.testing.assert_array_equal(~np.isnan(smap), counts >= 5)
+    assert (counts == 5).any() and (counts < 5).any()
