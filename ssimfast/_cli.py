@@ -28,8 +28,6 @@ import numpy as np
 
 from ssimfast import __version__
 from ssimfast._images import ImageReadError, is_image_file, read_image
-from ssimfast._report import report
-from ssimfast._sample import sample_pair
 from ssimfast._ssim import structural_similarity
 from ssimfast._threads import _usable_cpus
 
@@ -200,6 +198,9 @@ def _options(args):
 # ---------------------------------------------------------------- sample and two files
 
 def _run_sample(args):
+    from ssimfast._report import report
+    from ssimfast._sample import sample_pair
+
     reference, distorted = sample_pair()
     result = report(reference, distorted, k=2, box=48)
     if args.json:
@@ -272,6 +273,8 @@ def _score_options(args, loaded, workers):
 
 
 def _run_files(args):
+    from ssimfast._report import report
+
     a, b = _load_pair(args.a, args.b, args.gray)
     options = _score_options(args, a, args.workers)
     try:
@@ -379,6 +382,8 @@ def _score_pair(rel, args):
         a, b = _load_pair(os.path.join(args.a, rel), os.path.join(args.b, rel), args.gray)
         options = _score_options(args, a, 1)  # parallel over pairs, one thread each
         if args.local:
+            from ssimfast._report import report
+
             result = report(a.array, b.array, k=0, percentiles=(), thresholds=(), **options)
             row["ssim"], row["min_ssim"] = result.mean, result.min
         else:
