@@ -168,11 +168,12 @@ def test_runs_of_paeth_rows(width, height):
         np.testing.assert_array_equal(_png.decode(encode_test_png(array, kinds[:height])), array)
 
 
-@pytest.mark.parametrize("width", [1, 2, 15, 16, 17, 100])
-@pytest.mark.parametrize("height", [15, 16, 17, 33, 50])
+@pytest.mark.parametrize("width", [1, 2, 17, 46, 47, 48, 63, 100])
+@pytest.mark.parametrize("height", [31, 32, 33, 64, 70])
 def test_blocks_of_gray_rows_with_mixed_filters(width, height):
-    """Gray 8-bit rows are undone 16 at a time where the build has AVX2: every filter
-    type in any order, blocks cut by the image's height, and the rows after the blocks."""
+    """Gray 8-bit rows are undone 32 at a time where the build has AVX2 (16 bytes of
+    each row at a time where it is wide enough): every filter type in any order,
+    blocks cut by the image's height, and the rows after the blocks."""
     rng = np.random.default_rng(width * 100 + height)
     array = rng.integers(0, 256, (height, width), dtype=np.uint8)
     for kinds in (list(rng.integers(0, 5, height)), [4] * height, [3, 1] * height):
