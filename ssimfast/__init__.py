@@ -1,5 +1,14 @@
 """ssimfast: a fast, exact, compiled drop-in for skimage.metrics.structural_similarity."""
 import importlib
+import os
+import sys
+
+# `python -m ssimfast` (runpy sets argv[0] to "-m" while it imports the package):
+# the command does no linear algebra, and the threads OpenBLAS starts when NumPy
+# loads spin for about 0.1 s on the cores the command's workers need. One
+# thread, unless the user chose.
+if sys.argv[:1] == ["-m"]:
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from ssimfast._extension import kernels as _kernels  # noqa: F401  (fails loudly if not built)
 from ssimfast._ssim import structural_similarity
