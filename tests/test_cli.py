@@ -329,3 +329,30 @@ def test_console_script(tmp_path):
         pytest.skip("ssimfast is not installed in this environment (run from a checkout)")
     proc = subprocess.run([str(script), "--version"], capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0 and proc.stdout.strip() == f"ssimfast {ssimfast.__version__}"
+
+
+def test_public_names_load_on_first_use():
+    """ssimfast imports most of its API lazily, so that the command starts quickly."""
+    code = ("import sys, ssimfast; assert 'ssimfast._report' not in sys.modules; "
+            "assert set(ssimfast.__all__) <= set(dir(ssimfast)); "
+            "from ssimfast import *; assert report is ssimfast.report is "
+            "sys.modules['ssimfast._report'].report; print('ok')")
+    proc = subprocess.run([sys.executable, "-c", code], env=ENV, capture_output=True, text=True)
+    assert proc.stdout.strip() == "ok", proc.stderr
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        ssimfast.nothing  # noqa: B018
+
+
+def test_only_the_command_limits_openblas_threads(tmp_path):
+    env = {k: v for k, v in ENV.items() if k != "OPENBLAS_NUM_THREADS"}
+    script = tmp_path / "show.py"
+    script.write_text("import os, ssimfast; print(os.environ.get('OPENBLAS_NUM_THREADS'))\n")
+    proc = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True)
+    assert proc.stdout.strip() == "None", proc.stderr
+    # As `python -m ssimfast` imports the package (runpy sets argv[0] to "-m").
+    code = "import sys; sys.argv[0] = '-m'; import os, ssimfast; print(os.environ['OPENBLAS_NUM_THREADS'])"
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert proc.stdout.strip() == "1", proc.stderr
+    proc = subprocess.run([sys.executable, "-c", code], env=dict(env, OPENBLAS_NUM_THREADS="3"),
+                          capture_output=True, text=True)
+    assert proc.stdout.strip() == "3", proc.stderr

@@ -166,3 +166,27 @@ def test_runs_of_paeth_rows(width, height):
     array = np.random.default_rng(width * height).integers(0, 256, (height, width), dtype=np.uint8)
     for kinds in ([4] * height, [4, 1] * height, [2, 4, 4] * height):
         np.testing.assert_array_equal(_png.decode(encode_test_png(array, kinds[:height])), array)
+
+
+@pytest.mark.parametrize("width", [1, 2, 17, 46, 47, 48, 63, 100])
+@pytest.mark.parametrize("height", [31, 32, 33, 64, 70])
+def test_blocks_of_gray_rows_with_mixed_filters(width, height):
+    """Gray 8-bit rows are undone 32 at a time where the build has AVX2 (16 bytes of
+    each row at a time where it is wide enough): every filter type in any order,
+    blocks cut by the image's height, and the rows after the blocks."""
+    rng = np.random.default_rng(width * 100 + height)
+    array = rng.integers(0, 256, (height, width), dtype=np.uint8)
+    for kinds in (list(rng.integers(0, 5, height)), [4] * height, [3, 1] * height):
+        np.testing.assert_array_equal(_png.decode(encode_test_png(array, kinds[:height])), array)
+
+
+def test_unknown_filter_type_inside_a_block_of_rows():
+    array = np.random.default_rng(5).integers(0, 256, (40, 30), dtype=np.uint8)
+    raw = _filter_rows(array, 1, [4] * 40)
+    raw[20, 0] = 5
+    header = struct.pack(">IIBBBBB", 30, 40, 8, 0, 0, 0, 0)
+    damaged = b"".join([_png.SIGNATURE, _png._chunk(b"IHDR", header),
+                        _png._chunk(b"IDAT", zlib.compress(raw.tobytes())),
+                        _png._chunk(b"IEND", b"")])
+    with pytest.raises(ValueError, match="row 20 has an unknown filter type"):
+        _png.decode(damaged)
