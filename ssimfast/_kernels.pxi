@@ -1148,7 +1148,10 @@ def ssim_2d(const pixel_t[:, :] x, const pixel_t[:, :] y,
         shi = min(chi, phi)
         for i in range(n_threads * ntags):
             tags[i] = -1  # empty cache slots (a slot holds one panel's columns)
-        for q in prange(ngroups, nogil=True, num_threads=n_threads, schedule="static"):
+        # guided, not static: a thread on a busy or slower core (a shared
+        # machine, a hybrid CPU) takes fewer groups instead of holding up the
+        # rest. Each group's sums are the same whichever thread computes it.
+        for q in prange(ngroups, nogil=True, num_threads=n_threads, schedule="guided"):
             i = ilo + q * G
             g = min(G, ihi - i)
             tid = _thread_id()
@@ -1393,7 +1396,7 @@ def ssim_3d(const pixel_t[:, :, :] x, const pixel_t[:, :, :] y,
     cdef double* srow
     cdef double total = 0.0
 
-    for z in prange(zlo, zhi, nogil=True, num_threads=n_threads, schedule="static"):
+    for z in prange(zlo, zhi, nogil=True, num_threads=n_threads, schedule="guided"):  # as ssim_2d
         tid = _thread_id()
         base = &work[tid, 0]
         srow = base + zlen + 4 * vstride + 4 * W

@@ -74,7 +74,7 @@ def ssim_cs_2d(const pixel_t[:, :] x, const pixel_t[:, :] y,
         phi = chi if p == npanels - 1 else clo + (p + 1) * PANEL
         for i in range(n_threads * ntags):
             tags[i] = -1  # empty ring slots (a slot holds one panel's columns)
-        for q in prange(ngroups, nogil=True, num_threads=n_threads, schedule="static"):
+        for q in prange(ngroups, nogil=True, num_threads=n_threads, schedule="guided"):  # as ssim_2d
             i = ilo + q * ROWS
             g = min(ROWS, ihi - i)
             tid = _thread_id()
