@@ -8,7 +8,8 @@ pixels alone (normalised convolution, the kernel in _masked.pxi):
   a window of valid pixels only);
 * its means, variances and covariance are the tap-weighted means over the
   valid pixels; with sample covariance the factor is n / (n - 1), n = f times
-  the pixels of a full window (scikit-image's factor when f = 1);
+  the pixels of a full window (scikit-image's factor when f = 1); for a
+  uniform window n is the exact count of valid pixels and f = n / pixels;
 * windows with f < min_valid (default 0.5) are left out of the mean and are
   NaN in the map; so are windows with n <= 1 under sample covariance.
 
