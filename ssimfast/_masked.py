@@ -26,9 +26,10 @@ import math
 
 import numpy as np
 
+from ssimfast._checks import slice_at_axis
 from ssimfast._extension import kernels
 
-__all__ = ["NAN_POLICIES", "MIN_VALID", "check_options", "score"]
+__all__ = ["NAN_POLICIES", "MIN_VALID", "check_options", "valid_pixels", "score"]
 
 NAN_POLICIES = ("propagate", "omit", "raise")
 MIN_VALID = 0.5
@@ -111,7 +112,7 @@ def score(x, y, valid, setup, full, min_valid):
     """structural_similarity's result for validated kernel inputs and the valid
     pixels as valid_pixels gives them (see the module docstring)."""
     valid, omit = valid
-    channel_axis, float_type, params = setup
+    channel_axis, float_type, params = setup.channel_axis, setup.float_type, setup.params
     spatial = x.ndim - (channel_axis is not None)
     if spatial not in (1, 2):
         raise ValueError(f"mask= and nan_policy='omit' support 1-D and 2-D images (with "
@@ -120,7 +121,7 @@ def score(x, y, valid, setup, full, min_valid):
     if channel_axis is None:
         sums = [_masked_sums(x, y, valid, omit, params, S, min_valid)]
     else:
-        at = functools.partial(_slice_at, axis=channel_axis)
+        at = functools.partial(slice_at_axis, axis=channel_axis)
         sums = [_masked_sums(x[at(c)], y[at(c)], None if valid is None else valid[at(c)],
                              omit, params, None if S is None else S[at(c)], min_valid)
                 for c in range(x.shape[channel_axis])]
@@ -136,10 +137,6 @@ def score(x, y, valid, setup, full, min_valid):
     if full:
         return mssim, S.astype(float_type, copy=False)
     return mssim
-
-
-def _slice_at(index, axis):
-    return (slice(None),) * axis + (index,)
 
 
 def _masked_sums(x, y, valid, omit, p, S, min_valid):

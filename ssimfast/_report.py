@@ -13,7 +13,7 @@ import dataclasses
 import numpy as np
 
 from ssimfast import _heatmap
-from ssimfast._ssim import structural_similarity
+from ssimfast._structural_similarity import structural_similarity
 
 __all__ = ["report", "SSIMReport", "Region", "band", "BANDS", "CAVEAT"]
 
