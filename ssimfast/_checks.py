@@ -2,6 +2,7 @@
 layer, imported by the plan (resolver) and the entry points, importing none of
 them (no kernels either)."""
 import math
+import mmap
 import numbers
 import operator
 import os
@@ -11,7 +12,7 @@ import warnings
 import numpy as np
 
 __all__ = ["warn", "as_image", "check_image", "has_own_dtype", "real", "non_negative",
-           "normalize_axis", "slice_at_axis", "integer_limits"]
+           "normalize_axis", "slice_at_axis", "integer_limits", "share_file_bytes"]
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
@@ -116,3 +117,35 @@ def integer_limits(dtype):
         info = np.iinfo(dtype)
         _LIMITS[dtype] = limits = (int(info.min), int(info.max))
         return limits
+
+
+def share_file_bytes(a, b):
+    """True if np.memmap arrays `a` and `b`, mapped separately (so NumPy cannot
+    see it), hold some of the same bytes of one file."""
+    if not (isinstance(a, np.memmap) and isinstance(b, np.memmap)):
+        return False
+    if not (a.filename and b.filename and os.path.exists(a.filename)
+            and os.path.exists(b.filename) and os.path.samefile(a.filename, b.filename)):
+        return False
+    ra, rb = _file_bytes(a), _file_bytes(b)
+    if ra is None or rb is None:
+        return True  # same file, extent unknown: assume the worst
+    return ra[0] < rb[1] and rb[0] < ra[1]
+
+
+def _file_bytes(a):
+    """[first, last + 1) bytes of the file that memmap `a` (or a view of one) covers,
+    or None if that cannot be told."""
+    mapped = getattr(a, "_mmap", None)
+    if mapped is None or a.size == 0:
+        return None
+    start = np.frombuffer(mapped, dtype=np.uint8).__array_interface__["data"][0]
+    low, high = _byte_bounds(a)
+    mapped_from = a.offset - a.offset % mmap.ALLOCATIONGRANULARITY  # np.memmap maps from here
+    return mapped_from + (low - start), mapped_from + (high - start)
+
+
+def _byte_bounds(a):
+    bounds = getattr(getattr(np.lib, "array_utils", None), "byte_bounds", None) \
+        or np.byte_bounds  # NumPy 2 moved it
+    return bounds(a)

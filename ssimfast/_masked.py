@@ -29,7 +29,7 @@ import numpy as np
 from ssimfast._checks import slice_at_axis
 from ssimfast._extension import kernels
 
-__all__ = ["NAN_POLICIES", "MIN_VALID", "check_options", "valid_pixels", "score"]
+__all__ = ["NAN_POLICIES", "MIN_VALID", "check_options", "check_mask", "valid_pixels", "score"]
 
 NAN_POLICIES = ("propagate", "omit", "raise")
 MIN_VALID = 0.5
@@ -65,7 +65,7 @@ def valid_pixels(im1, im2, mask, nan_policy, channel_axis):
                         f"{name} holds {int(nans.sum())} NaN values (the first at {where}); "
                         "pass nan_policy='omit' to leave them out, or 'propagate'")
     if mask is not None:
-        mask = _check_mask(mask, im1.shape, channel_axis)
+        mask = check_mask(mask, im1.shape, channel_axis)
         if mask.all():
             mask = None
     omit = nan_policy == "omit" and (im1.dtype.kind == "f" or im2.dtype.kind == "f")
@@ -84,7 +84,8 @@ def _has_nan(im, chunk=1 << 16):
     return any(np.isnan(flat[i : i + chunk]).any() for i in range(0, flat.size, chunk))
 
 
-def _check_mask(mask, shape, channel_axis):
+def check_mask(mask, shape, channel_axis):
+    """The mask as a boolean array of the images' shape (a view), checked."""
     mask = np.asarray(mask)
     if mask.dtype != np.bool_:
         raise TypeError(f"mask must be a boolean array (True where pixels are valid), got "

@@ -21,16 +21,16 @@ import typing
 import numpy as np
 
 from ssimfast import _masked
-from ssimfast._checks import as_image, check_image, has_own_dtype, integer_limits, non_negative, \
+from ssimfast._checks import as_image, check_image, has_own_dtype, share_file_bytes, integer_limits, non_negative, \
     normalize_axis, real, warn
 from ssimfast._presets import PRESETS, Preset, lookup
 from ssimfast._ranges import bits_range, check_range
 from ssimfast._ssim import Params, gaussian_taps, kernel_dtype, sums_are_exact, uniform_taps
 from ssimfast._threads import resolve_workers
 
-__all__ = ["Plan", "Setup", "Options", "resolve", "setup", "setup_of_arrays", "describe",
-           "Settings", "OPTIONS", "DEFAULTS", "unknown_option", "supported_float_type", "cached_plan", "MSPlan", "MS_WEIGHTS",
-           "resolve_ms"]
+__all__ = ["Plan", "Setup", "Options", "resolve", "setup", "setup_of_arrays", "check_map_out", "describe",
+           "Settings", "OPTIONS", "NAMED", "DEFAULTS", "unknown_option", "split_options", "supported_float_type",
+           "cached_plan", "MSPlan", "MS_WEIGHTS", "resolve_ms"]
 
 DEFAULTS = {"K1": 0.01, "K2": 0.03, "sigma": 1.5, "use_sample_covariance": True}
 # Truncation of the Gaussian window: 11 taps at sigma 1.5, as Wang et al. 2004.
@@ -38,11 +38,12 @@ TRUNCATE = 3.5
 _SKIMAGE = PRESETS["skimage"]
 
 _CONSTANTS = ("K1", "K2", "sigma", "use_sample_covariance", "multichannel")
+# resolve()'s named keywords (the others go in its kwargs).
+NAMED = ("win_size", "gradient", "data_range", "channel_axis", "gaussian_weights", "full",
+         "workers", "preset", "bits", "mask", "nan_policy", "min_valid")
 # Every keyword of each entry point, for the unknown-keyword TypeError.
 OPTIONS = {
-    "structural_similarity": ("win_size", "gradient", "data_range", "channel_axis",
-                              "gaussian_weights", "full", "workers", "preset", "bits", "mask",
-                              "nan_policy", "min_valid") + _CONSTANTS,
+    "structural_similarity": NAMED + _CONSTANTS,
     "ssim_batch": ("win_size", "data_range", "channel_axis", "gaussian_weights", "full",
                    "gradient", "workers", "progress") + _CONSTANTS,
     "ssim_tiled": ("win_size", "data_range", "channel_axis", "gaussian_weights", "workers",
@@ -136,6 +137,12 @@ def resolve(im1, im2, *, win_size=None, gradient=False, data_range=None, channel
     return plan, im1, im2
 
 
+def split_options(options):
+    """(named, kwargs): a call's keywords as resolve() takes them."""
+    named = {key: value for key, value in options.items() if key in NAMED}
+    return named, {key: value for key, value in options.items() if key not in NAMED}
+
+
 def _cacheable(dtype1, dtype2, win_size, data_range, channel_axis, gaussian_weights, workers,
                inferable):
     """True where the plan can come from the cache: it can neither warn (a
@@ -199,6 +206,8 @@ def _resolve(im1, im2, win_size, gradient, data_range, channel_axis, gaussian_we
                   f"min_valid={min_valid}")
         if pixels:
             valid = _masked.valid_pixels(im1, im2, mask, nan_policy, s.channel_axis)
+        elif mask is not None:  # settings(): the mask's shape, not the images' NaNs
+            _masked.check_mask(mask, im1.shape, s.channel_axis)
     return Plan(s, full, gradient, preset, row, source, range_check, factor,
                 None if valid is None else (*valid, min_valid), policy, im1.shape)
 
@@ -326,6 +335,28 @@ def setup_of_arrays(im1, im2, win_size, data_range, channel_axis, gaussian_weigh
     return setup(tuple(im1.shape), np.dtype(im1.dtype), tuple(im2.shape), np.dtype(im2.dtype),
                  win_size, data_range, channel_axis, gaussian_weights, workers, kwargs,
                  entry=entry)
+
+
+def check_map_out(map_out, shape, im1, im2):
+    """ssim_tiled's map_out: the images' shape, floating-point, and no byte of it
+    on an input's memory or file (the map would overwrite pixels not read yet)."""
+    if tuple(map_out.shape) != shape:
+        raise ValueError(f"map_out has shape {tuple(map_out.shape)}; it must be the images' "
+                         f"shape {shape}")
+    if np.dtype(map_out.dtype).kind != "f":
+        raise TypeError(f"map_out has dtype {np.dtype(map_out.dtype)}; the SSIM map needs a "
+                        "floating-point array (float32 or float64), as full=True gives it")
+    for name, im in (("im1", im1), ("im2", im2)):
+        if (isinstance(map_out, np.ndarray) and isinstance(im, np.ndarray)
+                and np.may_share_memory(map_out, im)):
+            raise ValueError(f"map_out shares memory with {name}: the map would overwrite "
+                             "pixels before they are read; pass a separate array")
+        if share_file_bytes(map_out, im):
+            raise ValueError(
+                f"map_out is a memory map of the same bytes of {im.filename!r} as {name}: "
+                "the map would overwrite pixels before they are read; write the map to "
+                "another file"
+            )
 
 
 def _pop_options(kwargs, entry):

@@ -21,7 +21,7 @@ import numpy as np
 
 from ssimfast._checks import slice_at_axis
 from ssimfast._extension import kernels
-from ssimfast._plan import setup_of_arrays
+from ssimfast._plan import check_map_out, setup_of_arrays
 from ssimfast._ssim import NONE, kernel_inputs, kernel_taps, ssim_sum
 
 __all__ = ["ssim_tiled", "open_memmap", "halo", "tile_sums"]
@@ -119,15 +119,8 @@ def ssim_tiled(im1, im2, *, win_size=None, data_range=None, channel_axis=None,
                             workers, kwargs, "ssim_tiled")
     channel_axis, float_type, params = setup.channel_axis, setup.float_type, setup.params
     shape = tuple(im1.shape)
-    if map_out is not None and tuple(map_out.shape) != shape:
-        raise ValueError(f"map_out has shape {tuple(map_out.shape)}; it must be the images' "
-                         f"shape {shape}")
-    for name, im in (("im1", im1), ("im2", im2)):
-        # Writing the map into an input would change pixels not read yet.
-        if (map_out is not None and isinstance(map_out, np.ndarray) and isinstance(im, np.ndarray)
-                and np.may_share_memory(map_out, im)):
-            raise ValueError(f"map_out shares memory with {name}: the map would overwrite "
-                             "pixels before they are read; pass a separate array")
+    if map_out is not None:
+        check_map_out(map_out, shape, im1, im2)
     if tile is not None and (isinstance(tile, bool) or not isinstance(tile, (int, np.integer))
                              or tile < 1):
         raise ValueError(f"tile must be a positive integer, got {tile!r}")
