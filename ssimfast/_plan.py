@@ -11,7 +11,6 @@ that ``ssimfast._ssim.run`` executes. ``describe(plan)`` is what settings()
 prints. ssim_batch, ssim_tiled and ssimfast.dask take the shape-and-dtype
 part, ``setup(...)``, per pair, tile or graph.
 """
-import difflib
 import functools
 import math
 import numbers
@@ -372,6 +371,8 @@ def _pop_options(kwargs, entry):
 def unknown_option(entry, name):
     """The TypeError for an unknown keyword of `entry`: every option it takes,
     and the closest to `name` (a typo's likely intent)."""
+    import difflib  # only on this error path: not at every start of the command
+
     options = OPTIONS[entry]
     close = difflib.get_close_matches(str(name), options, n=1, cutoff=0.6)
     hint = f"; did you mean {close[0]!r}?" if close else ""

@@ -319,5 +319,5 @@ def _to_kernel_dtype(a):
 
 # The names the test suite reaches into (tests/test_exact_paths.py,
 # test_kernel_args.py): the same objects under their former names.
-_kernel_inputs, _ssim_sum, _unit_taps, _uniform_taps, _gaussian_taps, _NONE, _Params = (
-    kernel_inputs, ssim_sum, unit_taps, uniform_taps, gaussian_taps, NONE, Params)
+_kernel_inputs, _ssim_sum, _unit_taps, _uniform_taps, _gaussian_taps, _NONE = (
+    kernel_inputs, ssim_sum, unit_taps, uniform_taps, gaussian_taps, NONE)
