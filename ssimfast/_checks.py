@@ -37,6 +37,8 @@ def has_own_dtype(a):
 
 def as_image(a, name):
     """`a` as a NumPy array that SSIM can score (TypeError or ValueError if not)."""
+    if type(a) is np.ndarray and a.ndim and a.dtype.kind in "biuf":  # the common case
+        return a
     try:
         a = np.asarray(a)
     except ValueError as exc:  # ragged nested sequences

@@ -90,6 +90,7 @@ class Plan(typing.NamedTuple):
     masking: typing.Optional[tuple]  # (valid mask or None, omit NaN, min_valid) for the masked kernel
     policy: typing.Optional[str]  # the mask and NaN options, in words (None: not used)
     shape: tuple
+    simple: bool  # no masked kernel, no downsampling, the map as computed
 
 
 # ---------------------------------------------------------------------------
@@ -100,24 +101,29 @@ class Plan(typing.NamedTuple):
 # scalar would hash like a float but compute C1 and C2 in its own precision).
 _PLAIN = frozenset((type(None), int, float))
 _SILENT_DTYPES = frozenset((np.dtype(np.uint8), np.dtype(np.bool_)))
+_MIN_VALID = _masked.MIN_VALID
 
 
-def resolve(im1, im2, *, win_size=None, gradient=False, data_range=None, channel_axis=None,
+def resolve(im1, im2, win_size=None, gradient=False, data_range=None, channel_axis=None,
             gaussian_weights=False, full=False, workers=None, preset="skimage", bits=None,
             mask=None, nan_policy="propagate", min_valid=_masked.MIN_VALID, kwargs=None,
             pixels=True):
-    """(plan, im1, im2 as NumPy arrays) for structural_similarity(im1, im2, **options);
-    kwargs holds its other keywords (K1, K2, sigma, ...). With pixels=False no
-    pixel is read (settings()): the range warning and the mask and NaN checks
-    are left out."""
-    inferable = data_range is not None or bits is not None or (
-        has_own_dtype(im1) and has_own_dtype(im2))
+    """(plan, im1, im2 as NumPy arrays) for structural_similarity(im1, im2, **options),
+    whose arguments these are, in its order; kwargs holds its other keywords
+    (K1, K2, sigma, ...). With pixels=False no pixel is read (settings()): the
+    range warning and the mask and NaN checks are left out."""
+    raw1, raw2 = im1, im2
     im1, im2 = as_image(im1, "im1"), as_image(im2, "im2")
-    masking = mask is not None or nan_policy != "propagate" or min_valid != _masked.MIN_VALID
-    if (not kwargs and bits is None and not masking and type(preset) is str
-            and preset == "skimage" and type(full) is bool and type(gradient) is bool
-            and _cacheable(im1.dtype, im2.dtype, win_size, data_range, channel_axis,
-                           gaussian_weights, workers, inferable)):
+    # The common call's plan comes from a cache: one that can neither warn (a
+    # warning must come on every call) nor depend on anything but its arguments.
+    if (not kwargs and bits is None and mask is None and nan_policy == "propagate"
+            and min_valid == _MIN_VALID and type(preset) is str and preset == "skimage"
+            and type(full) is bool and type(gradient) is bool
+            and type(win_size) in _PLAIN and type(data_range) in _PLAIN
+            and type(channel_axis) in _PLAIN and type(gaussian_weights) is bool
+            and (workers is None or (type(workers) is int and workers != 0))
+            and (data_range is not None or (im1.dtype == im2.dtype and im1.dtype in _SILENT_DTYPES
+                                            and _inferable(im1, im2, raw1, raw2)))):
         plan = cached_plan(im1.shape, im1.dtype, im2.shape, im2.dtype, win_size, data_range,
                            channel_axis, gaussian_weights, workers, full, gradient)
         # The thread count follows OMP_NUM_THREADS / threadpoolctl limits,
@@ -130,10 +136,18 @@ def resolve(im1, im2, *, win_size=None, gradient=False, data_range=None, channel
             check_range(im1, im2, *plan.range_check)
         return plan, im1, im2
     kwargs = {} if kwargs is None else kwargs
+    masking = mask is not None or nan_policy != "propagate" or min_valid != _MIN_VALID
+    inferable = data_range is not None or bits is not None or _inferable(im1, im2, raw1, raw2)
     plan = _resolve(im1, im2, win_size, gradient, data_range, channel_axis, gaussian_weights,
                     full, workers, preset, bits, (mask, nan_policy, min_valid, masking),
                     kwargs, inferable, pixels)
     return plan, im1, im2
+
+
+def _inferable(im1, im2, raw1, raw2):
+    """Whether data_range may come from the dtype: not for Python lists, whose
+    dtype NumPy picked (im1 is raw1: the input was an ndarray already)."""
+    return (im1 is raw1 or has_own_dtype(raw1)) and (im2 is raw2 or has_own_dtype(raw2))
 
 
 def split_options(options):
@@ -142,28 +156,17 @@ def split_options(options):
     return named, {key: value for key, value in options.items() if key not in NAMED}
 
 
-def _cacheable(dtype1, dtype2, win_size, data_range, channel_axis, gaussian_weights, workers,
-               inferable):
-    """True where the plan can come from the cache: it can neither warn (a
-    warning must come on every call) nor depend on anything but its arguments."""
-    return (type(win_size) in _PLAIN and type(data_range) in _PLAIN
-            and type(channel_axis) in _PLAIN and type(gaussian_weights) is bool
-            and (workers is None or (type(workers) is int and workers != 0))
-            and (data_range is not None or (inferable and dtype1 == dtype2
-                                            and dtype1 in _SILENT_DTYPES)))
-
-
 @functools.lru_cache(maxsize=128, typed=True)
 def cached_plan(shape1, dtype1, shape2, dtype2, win_size, data_range, channel_axis,
                 gaussian_weights, workers, full, gradient):
-    """The plan of a plain call (see _cacheable): about 10 us to resolve, a third
+    """The plan of a plain call (see resolve): about 10 us to resolve, a third
     of a 64x64 call, so it is kept."""
     s = setup(shape1, dtype1, shape2, dtype2, win_size, data_range, channel_axis,
               gaussian_weights, workers, {})
     explicit = data_range is not None
     return Plan(s, full, gradient, "skimage", _SKIMAGE,
                 "data_range" if explicit else "inferred from im1.dtype",
-                (data_range, None) if explicit else None, 1, None, None, shape1)
+                (data_range, None) if explicit else None, 1, None, None, shape1, True)
 
 
 def _resolve(im1, im2, win_size, gradient, data_range, channel_axis, gaussian_weights, full,
@@ -207,8 +210,10 @@ def _resolve(im1, im2, win_size, gradient, data_range, channel_axis, gaussian_we
             valid = _masked.valid_pixels(im1, im2, mask, nan_policy, s.channel_axis)
         elif mask is not None:  # settings(): the mask's shape, not the images' NaNs
             _masked.check_mask(mask, im1.shape, s.channel_axis)
-    return Plan(s, full, gradient, preset, row, source, range_check, factor,
-                None if valid is None else (*valid, min_valid), policy, im1.shape)
+    masked = None if valid is None else (*valid, min_valid)
+    simple = masked is None and factor == 1 and not (full and row.valid_map)
+    return Plan(s, full, gradient, preset, row, source, range_check, factor, masked, policy,
+                im1.shape, simple)
 
 
 # The skimage defaults of the keywords a preset may fix: a keyword at its

@@ -45,6 +45,8 @@ _CONVERTED = {
 def run(plan, im1, im2):
     """structural_similarity's result for a resolved plan and its two NumPy images."""
     setup = plan.setup
+    if plan.simple:
+        return score(im1, im2, setup, plan.full, plan.gradient)
     if plan.masking is not None:
         valid, omit, min_valid = plan.masking
         x, y = kernel_inputs(im1, im2, setup.float_type)
@@ -64,7 +66,7 @@ def run(plan, im1, im2):
 
 def score(im1, im2, setup, full, gradient):
     """The mean (and map, gradient) of two validated NumPy images for a Setup."""
-    channel_axis, float_type, params = setup.channel_axis, setup.float_type, setup.params
+    channel_axis, float_type, params, _, _ = setup
     x, y = kernel_inputs(im1, im2, float_type)
     S = np.empty(im1.shape, dtype=np.float64) if full else None
     G = np.empty(im1.shape, dtype=np.float64) if gradient else None
@@ -151,6 +153,12 @@ def kernel_taps(taps, exact):
 
 
 @functools.lru_cache(maxsize=64)
+def _unit_kernel_taps_of(spatial, n):
+    """kernel_taps of exact mode for `spatial` axes of n taps (1-D: 1 x n)."""
+    return _unit_kernel_taps((1, n) if spatial == 1 else (n,) * spatial)
+
+
+@functools.lru_cache(maxsize=64)
 def _unit_kernel_taps(lengths):
     return tuple([unit_taps(n) for n in lengths]), 1.0 / math.prod(lengths)
 
@@ -174,7 +182,10 @@ def ssim_sum(x, y, p, S, G):
     else:
         taps = [p.taps] * spatial
         crops = [p.crop] * spatial
-    stat_taps, scale = kernel_taps(taps, p.exact)
+    if p.exact:  # (kernel_taps, without building its key from the taps)
+        stat_taps, scale = _unit_kernel_taps_of(spatial, p.taps.shape[0])
+    else:
+        stat_taps, scale = taps, 1.0
     shape = x.shape
     ndim = len(shape)
     # (The N-D path only checks tmaps.shape[0], so any rank will do past the
