@@ -11,7 +11,7 @@ if sys.argv[:1] == ["-m"]:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from ssimfast._extension import kernels as _kernels  # noqa: F401  (fails loudly if not built)
-from ssimfast._ssim import structural_similarity
+from ssimfast._structural_similarity import structural_similarity
 from ssimfast._version import __version__
 
 ssim = structural_similarity
@@ -19,7 +19,7 @@ ssim = structural_similarity
 # The rest is imported on first use (PEP 562): the command line, which starts a
 # new Python for every run, needs none of it to score a directory.
 _LAZY = {"show_config": "_config", "bench": "_bench", "ssim_batch": "_batch",
-         "ms_ssim": "_msssim", "PRESETS": "_presets", "settings": "_presets",
+         "ms_ssim": "_msssim", "PRESETS": "_presets", "settings": "_structural_similarity",
          "open_memmap": "_tiles", "ssim_tiled": "_tiles", "SSIMReport": "_report",
          "report": "_report"}
 

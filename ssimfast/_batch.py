@@ -4,8 +4,10 @@ import math
 
 import numpy as np
 
+from ssimfast._checks import as_image, has_own_dtype
 from ssimfast._extension import kernels
-from ssimfast._ssim import _as_image, _kernel_inputs, _kernel_taps, _score, _setup
+from ssimfast._plan import setup as resolve_setup
+from ssimfast._ssim import kernel_inputs, kernel_taps, score as run_pair
 from ssimfast._threads import resolve_workers
 
 # Pairs per kernel call for stacks: progress is reported between calls.
@@ -15,7 +17,8 @@ __all__ = ["ssim_batch"]
 
 
 def _pairs(ims1, ims2):
-    """The pairs as a list of (im1, im2) NumPy arrays, shapes checked, before any scoring."""
+    """The pairs as a list of (im1, im2, inferable) NumPy arrays, shapes checked, before
+    any scoring; inferable: both had a dtype of their own (they were not lists)."""
     stacked = isinstance(ims1, np.ndarray) and isinstance(ims2, np.ndarray)
     if stacked:
         if ims1.ndim < 2 or ims1.shape != ims2.shape:
@@ -24,7 +27,7 @@ def _pairs(ims1, ims2):
                 f"axis and at least one image axis; got ims1.shape={ims1.shape} and "
                 f"ims2.shape={ims2.shape}"
             )
-        return [(ims1[i], ims2[i]) for i in range(ims1.shape[0])]
+        return [(ims1[i], ims2[i], True) for i in range(ims1.shape[0])]
     try:
         n1, n2 = len(ims1), len(ims2)
     except TypeError:
@@ -36,8 +39,9 @@ def _pairs(ims1, ims2):
         raise ValueError(f"ims1 holds {n1} images but ims2 holds {n2}; pass one im2 per im1")
     pairs = []
     for i, (a, b) in enumerate(zip(ims1, ims2)):
+        inferable = has_own_dtype(a) and has_own_dtype(b)
         try:
-            a, b = _as_image(a, "im1"), _as_image(b, "im2")
+            a, b = as_image(a, "im1"), as_image(b, "im2")
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"pair {i}: {exc}") from exc
         if a.shape != b.shape:
@@ -45,7 +49,7 @@ def _pairs(ims1, ims2):
                 f"pair {i}: the images differ in shape: ims1[{i}].shape={a.shape} "
                 f"but ims2[{i}].shape={b.shape}"
             )
-        pairs.append((a, b))
+        pairs.append((a, b, inferable))
     return pairs
 
 
@@ -101,25 +105,26 @@ def ssim_batch(ims1, ims2, *, win_size=None, data_range=None, channel_axis=None,
 
     checked = {}  # pairs of one shape and dtypes share a setup (and warn once)
 
-    def setup(i, a, b):
-        key = (a.shape, a.dtype, b.shape, b.dtype)
+    def setup(i, a, b, inferable):
+        key = (a.shape, a.dtype, b.shape, b.dtype, inferable)
         if key not in checked:
             try:
-                checked[key] = _setup(*key, win_size, data_range, channel_axis,
-                                      gaussian_weights, per_call, dict(kwargs))
+                checked[key] = resolve_setup(*key[:4], win_size, data_range, channel_axis,
+                                             gaussian_weights, per_call, dict(kwargs),
+                                             entry="ssim_batch", inferable=inferable)
             except (TypeError, ValueError) as exc:
                 raise type(exc)(f"pair {i}: {exc}") from exc
         return checked[key]
 
-    setups = [setup(i, a, b) for i, (a, b) in enumerate(pairs)]
+    setups = [setup(i, *pair) for i, pair in enumerate(pairs)]
     stacked = isinstance(ims1, np.ndarray) and isinstance(ims2, np.ndarray)
     if (stacked and ims1.ndim == 3 and total and setups[0].channel_axis is None
             and not (full or gradient)):
         return _stack_scores(ims1, ims2, setups[0], n_threads, progress)
 
     def score(i):
-        a, b = pairs[i]
-        return _score(a, b, setups[i], full, gradient)
+        a, b, _ = pairs[i]
+        return run_pair(a, b, setups[i], full, gradient)
 
     results = [None] * total
     with concurrent.futures.ThreadPoolExecutor(max_workers=pair_threads) as pool:
@@ -149,9 +154,9 @@ def _stack_scores(ims1, ims2, setup, n_threads, progress):
     """Scores of a stack of 2-D pairs (N, H, W), pairs spread over the threads
     inside one compiled loop (no Python per pair). Each score is bit-identical
     to structural_similarity's: the same kernels, in the same order."""
-    _, float_type, p = setup
-    x, y = _kernel_inputs(ims1, ims2, float_type)
-    (taps, _), scale = _kernel_taps([p.taps] * 2, p.exact)
+    p = setup.params
+    x, y = kernel_inputs(ims1, ims2, setup.float_type)
+    (taps, _), scale = kernel_taps([p.taps] * 2, p.exact)
     count = math.prod([m - 2 * p.crop for m in x.shape[1:]])
     totals = np.empty(x.shape[0])
     for start in range(0, x.shape[0], _GROUP):

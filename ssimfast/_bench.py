@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from ssimfast._ssim import structural_similarity
+from ssimfast._structural_similarity import structural_similarity
 from ssimfast._version import __version__
 from ssimfast._extension import kernels
 from ssimfast._sample import sample_pair

@@ -28,7 +28,7 @@ import numpy as np
 
 from ssimfast import __version__
 from ssimfast._images import ImageReadError, is_image_file, read_image
-from ssimfast._ssim import structural_similarity
+from ssimfast._structural_similarity import structural_similarity
 from ssimfast._threads import _usable_cpus
 
 __all__ = ["main"]

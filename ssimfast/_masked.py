@@ -26,9 +26,10 @@ import math
 
 import numpy as np
 
+from ssimfast._checks import slice_at_axis
 from ssimfast._extension import kernels
 
-__all__ = ["NAN_POLICIES", "MIN_VALID", "check_options", "score"]
+__all__ = ["NAN_POLICIES", "MIN_VALID", "check_options", "check_mask", "valid_pixels", "score"]
 
 NAN_POLICIES = ("propagate", "omit", "raise")
 MIN_VALID = 0.5
@@ -64,7 +65,7 @@ def valid_pixels(im1, im2, mask, nan_policy, channel_axis):
                         f"{name} holds {int(nans.sum())} NaN values (the first at {where}); "
                         "pass nan_policy='omit' to leave them out, or 'propagate'")
     if mask is not None:
-        mask = _check_mask(mask, im1.shape, channel_axis)
+        mask = check_mask(mask, im1.shape, channel_axis)
         if mask.all():
             mask = None
     omit = nan_policy == "omit" and (im1.dtype.kind == "f" or im2.dtype.kind == "f")
@@ -83,7 +84,8 @@ def _has_nan(im, chunk=1 << 16):
     return any(np.isnan(flat[i : i + chunk]).any() for i in range(0, flat.size, chunk))
 
 
-def _check_mask(mask, shape, channel_axis):
+def check_mask(mask, shape, channel_axis):
+    """The mask as a boolean array of the images' shape (a view), checked."""
     mask = np.asarray(mask)
     if mask.dtype != np.bool_:
         raise TypeError(f"mask must be a boolean array (True where pixels are valid), got "
@@ -111,7 +113,7 @@ def score(x, y, valid, setup, full, min_valid):
     """structural_similarity's result for validated kernel inputs and the valid
     pixels as valid_pixels gives them (see the module docstring)."""
     valid, omit = valid
-    channel_axis, float_type, params = setup
+    channel_axis, float_type, params = setup.channel_axis, setup.float_type, setup.params
     spatial = x.ndim - (channel_axis is not None)
     if spatial not in (1, 2):
         raise ValueError(f"mask= and nan_policy='omit' support 1-D and 2-D images (with "
@@ -120,7 +122,7 @@ def score(x, y, valid, setup, full, min_valid):
     if channel_axis is None:
         sums = [_masked_sums(x, y, valid, omit, params, S, min_valid)]
     else:
-        at = functools.partial(_slice_at, axis=channel_axis)
+        at = functools.partial(slice_at_axis, axis=channel_axis)
         sums = [_masked_sums(x[at(c)], y[at(c)], None if valid is None else valid[at(c)],
                              omit, params, None if S is None else S[at(c)], min_valid)
                 for c in range(x.shape[channel_axis])]
@@ -136,10 +138,6 @@ def score(x, y, valid, setup, full, min_valid):
     if full:
         return mssim, S.astype(float_type, copy=False)
     return mssim
-
-
-def _slice_at(index, axis):
-    return (slice(None),) * axis + (index,)
 
 
 def _masked_sums(x, y, valid, omit, p, S, min_valid):

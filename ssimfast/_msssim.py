@@ -1,31 +1,19 @@
-"""ms_ssim: multi-scale SSIM (Wang, Simoncelli and Bovik, 2003) on the
-compiled kernels (ssim_cs_2d, box_downsample_2d in _multiscale.pxi)."""
-import functools
+"""ms_ssim: multi-scale SSIM (Wang, Simoncelli and Bovik, 2003): the entry
+point (resolve -> run) and the run of its plan on the compiled kernels
+(ssim_cs_2d, box_downsample_2d in _multiscale.pxi)."""
 import math
-import numbers
-import operator
 
 import numpy as np
 
+from ssimfast._checks import slice_at_axis
 from ssimfast._extension import kernels
-from ssimfast._ranges import bits_range, check_range
-from ssimfast._ssim import (
-    _MIN_PIXELS_PER_THREAD,
-    _as_image,
-    _data_range,
-    _kernel_inputs,
-    _non_negative,
-    _normalize_axis,
-    _real,
-    _slice_at_axis,
-    _supported_float_type,
-)
-from ssimfast._threads import resolve_workers
+from ssimfast._plan import MS_WEIGHTS, resolve_ms
+from ssimfast._ssim import MIN_PIXELS_PER_THREAD, kernel_inputs
 
-__all__ = ["ms_ssim", "DEFAULT_WEIGHTS"]
+__all__ = ["ms_ssim", "run", "DEFAULT_WEIGHTS"]
 
 # Wang, Simoncelli and Bovik (2003), finest scale first.
-DEFAULT_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+DEFAULT_WEIGHTS = MS_WEIGHTS
 
 
 def ms_ssim(im1, im2, *, data_range=None, bits=None, weights=None, scales=None,
@@ -100,53 +88,20 @@ def ms_ssim(im1, im2, *, data_range=None, bits=None, weights=None, scales=None,
     Conference on Signals, Systems & Computers, 2, 1398-1402.
     :DOI:`10.1109/ACSSC.2003.1292216`
     """
-    im1 = _as_image(im1, "im1")
-    im2 = _as_image(im2, "im2")
-    if im1.shape != im2.shape:
-        raise ValueError(
-            "Input images must have the same dimensions: "
-            f"im1.shape={im1.shape} but im2.shape={im2.shape}."
-        )
-    axis = None if channel_axis is None else _normalize_axis(channel_axis, im1.ndim)
-    spatial = tuple(n for ax, n in enumerate(im1.shape) if ax != axis)
-    if len(spatial) != 2:
-        raise ValueError(
-            f"ms_ssim scores 2-D images (3-D with channel_axis for colour); the images "
-            f"have shape {im1.shape} and channel_axis={channel_axis}"
-        )
-    weights = _weights(weights, scales)
-    win_size = _win_size(win_size)
-    sigma = _real(sigma, "sigma")
-    if not (math.isfinite(sigma) and sigma > 0):
-        raise ValueError(f"sigma must be a finite number greater than 0, got {sigma}")
-    K1 = _real(_non_negative(K1, "K1"), "K1")
-    K2 = _real(_non_negative(K2, "K2"), "K2")
-    smallest = (win_size - 1) * 2 ** (len(weights) - 1) + 1
-    if min(spatial) < smallest:
-        fits = _scales_that_fit(min(spatial), win_size)
-        raise ValueError(
-            f"ms_ssim with {len(weights)} scales and a {win_size}-tap window needs images "
-            f"of at least {smallest} pixels along each spatial axis (the coarsest scale, "
-            f"1/{2 ** (len(weights) - 1)} of the size, must hold one window); these are "
-            f"{' x '.join(map(str, spatial))}. "
-            + (f"Pass scales={fits} (or fewer weights) or a smaller win_size."
-               if fits else "Pass a smaller win_size.")
-        )
-    explicit = data_range is not None or bits is not None
-    if bits is not None:
-        data_range = bits_range(bits, data_range, im1.dtype, im2.dtype)
-    L = _real(_data_range(data_range, im1.dtype, im2.dtype), "data_range")
-    n_threads = resolve_workers(workers)
-    if explicit:
-        check_range(im1, im2, L, bits)
+    plan, im1, im2 = resolve_ms(im1, im2, data_range=data_range, bits=bits, weights=weights,
+                                scales=scales, channel_axis=channel_axis, win_size=win_size,
+                                sigma=sigma, K1=K1, K2=K2, workers=workers)
+    return run(plan, im1, im2)
 
-    taps = _gaussian(win_size, sigma)
-    c1, c2 = (K1 * L) ** 2, (K2 * L) ** 2
-    x, y = _kernel_inputs(im1, im2, _supported_float_type(im1.dtype))
+
+def run(plan, im1, im2):
+    """MS-SSIM of two NumPy images for a resolved MSPlan."""
+    x, y = kernel_inputs(im1, im2, plan.float_type)
+    args = (plan.taps, plan.c1, plan.c2, plan.weights, plan.n_threads)
+    axis = plan.channel_axis
     if axis is None:
-        return np.float64(_ms_ssim_2d(x, y, taps, c1, c2, weights, n_threads))
-    values = [_ms_ssim_2d(x[_slice_at_axis(ch, axis)], y[_slice_at_axis(ch, axis)],
-                          taps, c1, c2, weights, n_threads)
+        return np.float64(_ms_ssim_2d(x, y, *args))
+    values = [_ms_ssim_2d(x[slice_at_axis(ch, axis)], y[slice_at_axis(ch, axis)], *args)
               for ch in range(im1.shape[axis])]
     return np.float64(math.fsum(values) / len(values))
 
@@ -158,7 +113,7 @@ def _ms_ssim_2d(x, y, taps, c1, c2, weights, n_threads):
     last = len(weights) - 1
     for level, w in enumerate(weights):
         H, W = x.shape
-        threads = n_threads if x.size >= _MIN_PIXELS_PER_THREAD else 1
+        threads = n_threads if x.size >= MIN_PIXELS_PER_THREAD else 1
         ssim_sum, cs_sum = kernels.ssim_cs_2d(x, y, taps, taps, r, r, c1, c2, 1.0, threads)
         term = (ssim_sum if level == last else cs_sum) / ((H - 2 * r) * (W - 2 * r))
         value *= max(term, 0.0) ** w
@@ -172,60 +127,3 @@ def _halve(x, y, n_threads):
     out = np.empty((2, (H + 1) // 2, (W + 1) // 2))
     kernels.box_downsample_2d(x, y, 2, out[0], out[1], n_threads)
     return out[0], out[1]
-
-
-def _weights(weights, scales):
-    if scales is not None:
-        if isinstance(scales, (bool, np.bool_)) or not isinstance(scales, numbers.Integral):
-            raise TypeError(f"scales must be an integer, got {scales!r}")
-        scales = operator.index(scales)
-    if weights is None:
-        if scales is None:
-            return DEFAULT_WEIGHTS
-        if not 1 <= scales <= len(DEFAULT_WEIGHTS):
-            raise ValueError(
-                f"scales must be from 1 to {len(DEFAULT_WEIGHTS)} with the default weights, "
-                f"got {scales}; pass weights= for other numbers of scales"
-            )
-        head = DEFAULT_WEIGHTS[:scales]
-        total = math.fsum(head)
-        return tuple(w / total for w in head)
-    try:
-        checked = np.asarray(weights, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(f"weights must be a sequence of numbers, got {weights!r}") from None
-    if checked.ndim != 1 or checked.size == 0:
-        raise ValueError(f"weights must be a non-empty 1-D sequence of numbers, got {weights!r}")
-    if not np.all(np.isfinite(checked) & (checked >= 0)):
-        raise ValueError(f"weights must be finite numbers >= 0, got {weights!r}")
-    checked = tuple(checked.tolist())
-    if scales is not None and scales != len(checked):
-        raise ValueError(f"scales={scales} but {len(checked)} weights were given; pass one of them")
-    return checked
-
-
-@functools.lru_cache(maxsize=16)
-def _gaussian(win_size, sigma):
-    """`win_size` normalised Gaussian taps of `sigma` (read-only, shared)."""
-    x = np.arange(win_size) - win_size // 2
-    taps = np.exp(-(x * x) / (2.0 * sigma * sigma))
-    taps = taps / taps.sum()
-    taps.flags.writeable = False
-    return taps
-
-
-def _win_size(win_size):
-    if isinstance(win_size, (bool, np.bool_)) or not isinstance(win_size, numbers.Integral):
-        raise TypeError(f"win_size must be an odd integer, got {win_size!r}")
-    win_size = int(win_size)
-    if win_size < 1 or win_size % 2 != 1:
-        raise ValueError(f"win_size must be a positive odd integer, got {win_size}")
-    return win_size
-
-
-def _scales_that_fit(side, win_size):
-    """The most scales (up to 5) whose coarsest image of `side` still holds a window."""
-    fits = 0
-    while fits < len(DEFAULT_WEIGHTS) and side >= (win_size - 1) * 2 ** fits + 1:
-        fits += 1
-    return fits

@@ -8,11 +8,12 @@ data_range=255). For float64 the same check is a min and a max at about 5 ms
 per image, 10-20 % of a call, and float data have no natural range to compare
 with, so they are not checked.
 """
-import functools
 import math
 import operator
 
 import numpy as np
+
+from ssimfast._checks import integer_limits, warn
 
 __all__ = ["bits_range", "check_range"]
 
@@ -50,7 +51,7 @@ def check_range(im1, im2, data_range, bits=None):
     for name, im in (("im1", im1), ("im2", im2)):
         if im.dtype.kind not in "iu":
             continue
-        lowest, highest = _limits(im.dtype)
+        lowest, highest = integer_limits(im.dtype)
         signed = lowest < 0
         if bits is not None:
             if not signed and highest <= limit:
@@ -58,7 +59,7 @@ def check_range(im1, im2, data_range, bits=None):
             high = int(im.max())
             low = int(im.min()) if signed else 0
             if high > limit or low < 0:
-                _warn(
+                warn(
                     f"{name} has values from {low} to {high}, outside the {bits}-bit range "
                     f"0 to {2 ** bits - 1}: SSIM's constants C1 and C2 scale with the "
                     "range, so the result is not meaningful; pass the data's bit depth"
@@ -72,25 +73,13 @@ def check_range(im1, im2, data_range, bits=None):
             continue  # the spread is at most the maximum
         low = int(im.min())
         if high - low > limit:
-            _warn(
+            warn(
                 f"{name} has values from {low} to {high}, a spread of {high - low}, more "
                 f"than data_range={_fmt(data_range)}: SSIM's constants C1 and C2 scale "
                 "with data_range, so the result is not meaningful; pass the range the "
                 "data can take (or bits= for 10- or 12-bit data)"
             )
             return
-
-
-@functools.lru_cache(maxsize=64)
-def _limits(dtype):
-    info = np.iinfo(dtype)
-    return int(info.min), int(info.max)
-
-
-def _warn(message):
-    from ssimfast._ssim import _warn  # (imported here: _ssim imports this module)
-
-    _warn(message)
 
 
 def _fmt(value):

@@ -13,7 +13,8 @@ import dataclasses
 import numpy as np
 
 from ssimfast import _heatmap
-from ssimfast._ssim import structural_similarity
+from ssimfast._plan import resolve, split_options
+from ssimfast._ssim import run
 
 __all__ = ["report", "SSIMReport", "Region", "band", "BANDS", "CAVEAT"]
 
@@ -135,13 +136,15 @@ def report(im1, im2, *, thresholds=(0.5, 0.7, 0.9), percentiles=(1, 5, 50), k=3,
             raise TypeError(f"report() computes the map itself; do not pass {name}=")
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
         raise ValueError(f"k must be a non-negative integer, got {k!r}")
-    mean, smap = structural_similarity(im1, im2, full=True, **options)
+    named, kwargs = split_options(options)
+    plan, im1, im2 = resolve(im1, im2, full=True, kwargs=kwargs, **named)
+    mean, smap = run(plan, im1, im2)
     smap = np.asarray(smap, dtype=np.float64)
-    channel_axis = options.get("channel_axis")
-    if channel_axis is not None:
-        smap = smap.mean(axis=channel_axis)
-    win_size = _win_size(options, smap.ndim)
-    crop = (win_size - 1) // 2
+    if plan.setup.channel_axis is not None:
+        smap = smap.mean(axis=plan.setup.channel_axis)
+    win_size = plan.setup.options.win_size
+    # The border the mean leaves out (a preset's map holds the inner windows only).
+    crop = 0 if plan.row.valid_map else plan.setup.params.crop
     inner = tuple(slice(crop, n - crop) for n in smap.shape)
     values = smap[inner]
 
@@ -165,17 +168,6 @@ def report(im1, im2, *, thresholds=(0.5, 0.7, 0.9), percentiles=(1, 5, 50), k=3,
         caveat=CAVEAT,
         ssim_map=smap,
     )
-
-
-def _win_size(options, spatial_ndim):
-    """The win_size structural_similarity used (for the border the mean leaves out)."""
-    win_size = options.get("win_size")
-    if win_size is not None:
-        return int(win_size)
-    if options.get("gaussian_weights"):
-        sigma = options.get("sigma", 1.5)
-        return 2 * int(3.5 * sigma + 0.5) + 1
-    return 7
 
 
 def _box_means(values, box):

@@ -19,16 +19,10 @@ import os
 
 import numpy as np
 
+from ssimfast._checks import slice_at_axis
 from ssimfast._extension import kernels
-from ssimfast._ssim import (
-    _NONE,
-    _check_image,
-    _kernel_inputs,
-    _kernel_taps,
-    _setup,
-    _slice_at_axis,
-    _ssim_sum,
-)
+from ssimfast._plan import check_map_out, setup_of_arrays
+from ssimfast._ssim import NONE, kernel_inputs, kernel_taps, ssim_sum
 
 __all__ = ["ssim_tiled", "open_memmap", "halo", "tile_sums"]
 
@@ -52,35 +46,23 @@ def tile_sums(x, y, setup, core, smap=None):
     smap   where to put the tile's whole map (float64, x's shape), if wanted.
     Returns an array of one sum per channel (one element without channels).
     """
-    channel_axis, float_type, params = setup
-    x, y = _kernel_inputs(x, y, float_type)
+    channel_axis, params = setup.channel_axis, setup.params
+    x, y = kernel_inputs(x, y, setup.float_type)
     if smap is None:
         smap = np.empty(x.shape)
     if channel_axis is None:
         at = [()]
         spatial_core = core
     else:
-        at = [_slice_at_axis(c, channel_axis) for c in range(x.shape[channel_axis])]
+        at = [slice_at_axis(c, channel_axis) for c in range(x.shape[channel_axis])]
         spatial_core = core[:channel_axis] + core[channel_axis + 1:]
     sums = np.zeros(len(at))
     for c, index in enumerate(at):
         part = smap[index]
-        _ssim_sum(x[index], y[index], params, part, None)
+        ssim_sum(x[index], y[index], params, part, None)
         if all(s.start < s.stop for s in spatial_core):
             sums[c] = part[spatial_core].sum(dtype=np.float64)
     return sums
-
-
-def _validate(im1, im2, win_size, data_range, channel_axis, gaussian_weights, workers, kwargs):
-    for a, name in ((im1, "im1"), (im2, "im2")):
-        if not (hasattr(a, "shape") and hasattr(a, "dtype") and hasattr(a, "__getitem__")):
-            raise TypeError(
-                f"{name} must be an array-like with .shape, .dtype and slicing (a NumPy "
-                f"array, np.memmap, zarr or h5py dataset), got {type(a).__name__}"
-            )
-        _check_image(tuple(a.shape), np.dtype(a.dtype), name)
-    return _setup(tuple(im1.shape), np.dtype(im1.dtype), tuple(im2.shape), np.dtype(im2.dtype),
-                  win_size, data_range, channel_axis, gaussian_weights, workers, kwargs)
 
 
 def open_memmap(path, shape, dtype, *, offset=0, mode="r"):
@@ -133,19 +115,12 @@ def ssim_tiled(im1, im2, *, win_size=None, data_range=None, channel_axis=None,
         For 2-D images bit-identical to ``structural_similarity(im1, im2)``;
         otherwise equal up to the order of the final sum (about 1e-15).
     """
-    setup = _validate(im1, im2, win_size, data_range, channel_axis, gaussian_weights,
-                      workers, kwargs)
-    channel_axis, float_type, params = setup
+    setup = setup_of_arrays(im1, im2, win_size, data_range, channel_axis, gaussian_weights,
+                            workers, kwargs, "ssim_tiled")
+    channel_axis, float_type, params = setup.channel_axis, setup.float_type, setup.params
     shape = tuple(im1.shape)
-    if map_out is not None and tuple(map_out.shape) != shape:
-        raise ValueError(f"map_out has shape {tuple(map_out.shape)}; it must be the images' "
-                         f"shape {shape}")
-    for name, im in (("im1", im1), ("im2", im2)):
-        # Writing the map into an input would change pixels not read yet.
-        if (map_out is not None and isinstance(map_out, np.ndarray) and isinstance(im, np.ndarray)
-                and np.may_share_memory(map_out, im)):
-            raise ValueError(f"map_out shares memory with {name}: the map would overwrite "
-                             "pixels before they are read; pass a separate array")
+    if map_out is not None:
+        check_map_out(map_out, shape, im1, im2)
     if tile is not None and (isinstance(tile, bool) or not isinstance(tile, (int, np.integer))
                              or tile < 1):
         raise ValueError(f"tile must be a positive integer, got {tile!r}")
@@ -172,7 +147,7 @@ def _itemsize(a):
 
 def _band_sums(im1, im2, setup, axes, tile, map_out):
     """2-D: bands of whole rows; the kernel's row sums, added in row order."""
-    channel_axis, float_type, params = setup
+    channel_axis, float_type, params = setup.channel_axis, setup.float_type, setup.params
     shape = tuple(im1.shape)
     H, W = shape[axes[0]], shape[axes[1]]
     h, crop = halo(params), params.crop
@@ -182,25 +157,25 @@ def _band_sums(im1, im2, setup, axes, tile, map_out):
         tile = max(1, _DEFAULT_BUDGET // row_bytes)
     if tile + 2 * h >= H:
         tile = H  # one band: the whole image
-    stat_taps, scale = _kernel_taps([params.taps] * 2, params.exact)
+    stat_taps, scale = kernel_taps([params.taps] * 2, params.exact)
     rowsums = np.zeros((channels, H))
     for b0 in range(0, H, tile):
         b1 = min(H, b0 + tile)
         r0, r1 = max(0, b0 - h), min(H, b1 + h)
         index = [slice(None)] * len(shape)
         index[axes[0]] = slice(r0, r1)
-        x, y = _kernel_inputs(_read(im1, tuple(index)), _read(im2, tuple(index)), float_type)
+        x, y = kernel_inputs(_read(im1, tuple(index)), _read(im2, tuple(index)), float_type)
         smap = None if map_out is None else np.empty(x.shape)
         for c in range(channels):
             at = (lambda a: a) if channel_axis is None else \
-                (lambda a, c=c: a[_slice_at_axis(c, channel_axis)])
+                (lambda a, c=c: a[slice_at_axis(c, channel_axis)])
             xc, yc = at(x), at(y)
             # Rows of this band that the in-memory mean sums, in band coordinates.
             lo, hi = max(b0, crop) - r0, min(b1, H - crop) - r0
             out = np.zeros(r1 - r0)
             kernels.ssim_2d(xc, yc, stat_taps[0], stat_taps[1], lo, max(lo, hi), crop,
                             scale, params.c1, params.c2, params.cov_norm,
-                            _NONE[2] if smap is None else at(smap), _NONE[3],
+                            NONE[2] if smap is None else at(smap), NONE[3],
                             params.n_threads, params.exact, out)
             rowsums[c, r0 + lo:r0 + max(lo, hi)] = out[lo:max(lo, hi)]
         if map_out is not None:
@@ -216,7 +191,7 @@ def _band_sums(im1, im2, setup, axes, tile, map_out):
 
 def _tile_sums_nd(im1, im2, setup, axes, tile, map_out):
     """Any rank: tiles along every spatial axis, each summed with NumPy."""
-    channel_axis, float_type, params = setup
+    channel_axis, float_type, params = setup.channel_axis, setup.float_type, setup.params
     shape = tuple(im1.shape)
     h, crop = halo(params), params.crop
     channels = 1 if channel_axis is None else shape[channel_axis]

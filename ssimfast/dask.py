@@ -24,8 +24,9 @@ except ImportError as exc:  # pragma: no cover - exercised only without dask
         '(or pip install "dask[array]" distributed)'
     ) from exc
 
-from ssimfast._ssim import structural_similarity as _ssim_in_memory
-from ssimfast._tiles import _validate, halo, tile_sums
+from ssimfast._plan import setup_of_arrays
+from ssimfast._structural_similarity import structural_similarity as _ssim_in_memory
+from ssimfast._tiles import halo, tile_sums
 
 __all__ = ["ssim_files", "structural_similarity"]
 
@@ -89,9 +90,9 @@ def structural_similarity(im1, im2, *, win_size=None, data_range=None, channel_a
             )
     im1, im2 = _as_dask(im1, "im1"), _as_dask(im2, "im2")
     # Every check of structural_similarity, from .shape and .dtype alone.
-    setup = _validate(im1, im2, win_size, data_range, channel_axis, gaussian_weights,
-                      workers, kwargs)
-    channel_axis, float_type, params = setup
+    setup = setup_of_arrays(im1, im2, win_size, data_range, channel_axis, gaussian_weights,
+                            workers, kwargs, "ssimfast.dask.structural_similarity")
+    channel_axis, float_type, params = setup.channel_axis, setup.float_type, setup.params
     ndim = im1.ndim
     shape = tuple(im1.shape)
     spatial = tuple(ax for ax in range(ndim) if ax != channel_axis)

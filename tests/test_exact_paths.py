@@ -15,14 +15,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ssimfast
+import ssimfast._plan as P
 import ssimfast._ssim as S
 
 
 def _maps(a, b, win, gaussian, sigma):
     """(2-D kernel map, N-D path map) for one 2-D pair."""
     data_range = 1 if a.dtype == bool else 255
-    setup = S._setup(a.shape, a.dtype, b.shape, b.dtype, win, data_range, None, gaussian, 1,
-                     {"sigma": sigma, "use_sample_covariance": False})
+    setup = P.setup(a.shape, a.dtype, b.shape, b.dtype, win, data_range, None, gaussian, 1,
+                    {"sigma": sigma, "use_sample_covariance": False})
     p = setup.params
     x, y = S._kernel_inputs(a, b, setup.float_type)
     fast = np.empty(a.shape)

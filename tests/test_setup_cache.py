@@ -1,7 +1,7 @@
-"""structural_similarity caches the shape-and-dtype part of a call (_setup) for
-plain-Python options: the cached setup must be the one _setup computes, the
-thread count must follow limits set between calls, and warnings must come on
-every call, not only the first."""
+"""structural_similarity caches the plan of a call (ssimfast._plan.cached_plan)
+for plain-Python options: the cached plan's setup must be the one setup()
+computes, the thread count must follow limits set between calls, and warnings
+must come on every call, not only the first."""
 import warnings
 
 import numpy as np
@@ -9,14 +9,16 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 import ssimfast
-import ssimfast._ssim as S
+import ssimfast._plan as P
+from ssimfast._extension import kernels
+from ssimfast._ssim import Params
 
 U8 = np.dtype(np.uint8)
 
 
 def _same(a, b):
     assert a.channel_axis == b.channel_axis and a.float_type == b.float_type
-    for name in S._Params._fields:
+    for name in Params._fields:
         x, y = getattr(a.params, name), getattr(b.params, name)
         assert np.array_equal(x, y) if name == "taps" else x == y, name
 
@@ -35,26 +37,27 @@ def test_cached_setup_is_setup(dtype, options):
     for _ in range(2):  # the second call comes from the cache where it can
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            got = S._checked_setup(shape, dtype, shape, dtype, workers=2, kwargs={}, **options)
-            want = S._setup(shape, dtype, shape, dtype, workers=2, kwargs={}, **options)
+            got = P.resolve(np.zeros(shape, dtype), np.zeros(shape, dtype), workers=2,
+                            **options)[0].setup
+            want = P.setup(shape, dtype, shape, dtype, workers=2, kwargs={}, **options)
         _same(got, want)
 
 
 def test_int_and_float_data_range_are_cached_apart():
     a = np.random.default_rng(0).integers(0, 256, (32, 32), dtype=np.uint8)
-    S._cached_setup.cache_clear()
+    P.cached_plan.cache_clear()
     ssimfast.structural_similarity(a, a, data_range=255)
     ssimfast.structural_similarity(a, a, data_range=255.0)
-    assert S._cached_setup.cache_info().currsize == 2
+    assert P.cached_plan.cache_info().currsize == 2
 
 
 def test_thread_limits_set_between_calls_are_followed():
     shape = (64, 64)
     with threadpool_limits(limits=1, user_api="openmp"):
-        one = S._checked_setup(shape, U8, shape, U8, None, None, None, False, None, {})
+        one = P.resolve(np.zeros(shape, U8), np.zeros(shape, U8))[0].setup
     with threadpool_limits(limits=2, user_api="openmp"):
-        two = S._checked_setup(shape, U8, shape, U8, None, None, None, False, None, {})
-        openmp_two = S.kernels.max_threads()  # 1 in a build without OpenMP
+        two = P.resolve(np.zeros(shape, U8), np.zeros(shape, U8))[0].setup
+        openmp_two = kernels.max_threads()  # 1 in a build without OpenMP
     assert (one.params.n_threads, two.params.n_threads) == (1, openmp_two)
 
 
