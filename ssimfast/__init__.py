@@ -7,8 +7,13 @@ import sys
 # the command does no linear algebra, and the threads OpenBLAS starts when NumPy
 # loads spin for about 0.1 s on the cores the command's workers need. One
 # thread, unless the user chose.
-if sys.argv[:1] == ["-m"]:
+if sys.argv[:1] == ["-m"] or os.path.basename(sys.argv[0]) == "ssimfast":
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    # Ctrl-C while the command loads ends it at once, without a traceback; its
+    # main() takes Ctrl-C over (the default handler) once it runs.
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 from ssimfast._extension import kernels as _kernels  # noqa: F401  (fails loudly if not built)
 from ssimfast._ssim import structural_similarity
