@@ -26,6 +26,7 @@ FIELDS = ("file", "ssim", "min_ssim", "error")
 _CSV_HEADER = ",".join(FIELDS) + "\n"
 OPTIONS_SUFFIX = ".options.json"
 LOCK_SUFFIX = ".lock"
+OUT_OF_MEMORY = "out of memory"  # in an error row: scored again by --resume
 
 
 class RowsError(Exception):
@@ -183,7 +184,9 @@ class Rows:
             rows, end = (_csv_rows if self.fmt == "csv" else _jsonl_rows)(data)
         except ValueError as exc:
             raise RowsError(f"{not_ours}: {exc}") from None
-        keep = [r for r in rows if not (retry_errors and r["error"])]
+        # Out of memory is the machine's state, not the pair's: always scored again.
+        keep = [r for r in rows if not r["error"] or not (
+            retry_errors or OUT_OF_MEMORY in r["error"])]
         if len(keep) != len(rows):  # rewrite without the error rows, atomically
             self._rewrite(path, keep)
         elif end != len(data):  # a last row cut short by a crash: drop it
