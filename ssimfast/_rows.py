@@ -11,6 +11,8 @@ parse, and continued by --resume without harming a file.
   the options record `OUTPUT.options.json` written beside it) before changing a
   byte, refuses other options than the file was written with, and drops a last
   row cut short by a crash (also when the cut falls inside a quoted field).
+  Error rows stay done unless `--retry-errors`; rows that failed for lack of
+  memory (the machine's state, not the pair's) are always scored again.
 """
 import contextlib
 import csv
@@ -117,7 +119,11 @@ class Rows:
     # ------------------------------------------------------------ opening
 
     def _lock(self, path):
-        from filelock import FileLock, Timeout
+        try:
+            from filelock import FileLock, Timeout
+        except ImportError:
+            raise RowsError("writing --output needs filelock (one run at a time writes a "
+                            "file): pip install 'ssimfast[cli]'") from None
 
         lock = FileLock(path + LOCK_SUFFIX, timeout=0)
         try:
