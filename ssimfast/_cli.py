@@ -249,21 +249,23 @@ def _options(args):
     return options
 
 
-def _range_note(args, a, b):
-    """The warning for a data range taken from a dtype wider than 8 bits, or None."""
+def _range_note(args, a, b, pair=True):
+    """The warning for a data range taken from a dtype wider than 8 bits, or None.
+    `pair`: name the bits this pair's values fit in (a directory run gives one
+    note for all its pairs instead)."""
     dtype = a.array.dtype
     if args.data_range is not None or args.bits is not None or dtype.kind not in "iu" or \
             dtype == np.uint8:
         return None
-    high = max(int(a.array.max(initial=0)), int(b.array.max(initial=0)))
-    held = max(high, 1).bit_length()
     info = np.iinfo(dtype)
     note = (f"the data range is taken from the {dtype} dtype: {info.max - info.min}")
-    if dtype.kind == "u" and held < info.bits:
+    high = max(int(a.array.max(initial=0)), int(b.array.max(initial=0))) if pair else 0
+    held = max(high, 1).bit_length()
+    if pair and dtype.kind == "u" and held < info.bits:
         note += (f", but the values go up to {high} only (they fit in {held} bits): if the data "
                  f"are {held}-bit, pass --bits {held}")
     else:
-        note += ": if the data hold fewer bits, pass --bits N"
+        note += ": if the data hold fewer bits (such as 10 or 12), pass --bits N"
     return note + ", or --data-range R (SSIM's constants scale with the range)"
 
 
@@ -537,7 +539,7 @@ def _score_pair(rel, args):
     try:
         a, b = _load_pair(os.path.join(args.a, rel), os.path.join(args.b, rel), args.gray,
                           _limits(args))
-        row["note"] = _range_note(args, a, b)
+        row["note"] = _range_note(args, a, b, pair=False)
         options = _score_options(args, a, 1)  # parallel over pairs, one thread each
         if args.local:
             from ssimfast._report import report

@@ -173,6 +173,19 @@ def test_bits_option_and_the_range_warning_before_the_report(tmp_path):
         check_code=2)
     proc = run("compare", "a.tif", "b.tif", "--bits", 17, cwd=tmp_path, check_code=1)
     assert "bits must be from 1 to 16" in proc.stderr
+    # A directory: one warning for all its pairs, before the summary.
+    for side, im in (("a", a), ("b", b)):
+        for name in ("x.tif", "y.tif", "z.tif"):
+            (tmp_path / side).mkdir(exist_ok=True)
+            tifffile.imwrite(tmp_path / side / name, im)
+    proc = run("compare", "a", "b", cwd=tmp_path, check_code=0)
+    assert proc.stderr.count("warning:") == 1, proc.stderr
+    assert proc.stderr.index("pass --bits N") < proc.stderr.index("mean SSIM")
+    rows = list(csv.DictReader(io.StringIO(proc.stdout)))
+    run_bits = list(csv.DictReader(io.StringIO(run("compare", "a", "b", "--bits", 12,
+                                                   cwd=tmp_path, check_code=0).stdout)))
+    assert [float(r["ssim"]) for r in run_bits] == [ssimfast.structural_similarity(a, b, bits=12)] * 3
+    assert rows != run_bits
 
 
 # ---------------------------------------------------------------- outputs that always parse
