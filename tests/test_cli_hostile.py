@@ -6,7 +6,6 @@ import csv
 import io
 import json
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -79,6 +78,7 @@ def test_pixel_limit_before_decoding_files_and_rows(tmp_path):
     run("compare", "a", "b", "--max-pixels", 0, cwd=tmp_path, check_code=0)
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="resource.getrusage")
 def test_inflation_is_bounded(tmp_path):
     """A 16x16 PNG whose image data inflate to 384 MiB: the old reader inflated
     them all into memory (4 GiB took 4.2 GB); now the peak memory of the whole
@@ -295,9 +295,12 @@ def test_retry_errors_scores_the_error_rows_again(tmp_path):
 # ---------------------------------------------------------------- no traceback, ever
 
 def _memory_limit():
+    import resource
+
     resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS")
 def test_out_of_memory_while_reading_is_an_error_row_that_resume_retries(tmp_path):
     pair_dirs(tmp_path, ["x.png"])
     (tmp_path / "a" / "big.png").write_bytes(_header_bomb_png(60000, 60000))  # 3.6 GB
@@ -318,6 +321,7 @@ def test_out_of_memory_while_reading_is_an_error_row_that_resume_retries(tmp_pat
     assert sorted(r["file"] for r in rows) == ["big.png", "x.png"]
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs")
 def test_special_files_are_error_rows_without_opening_them(tmp_path):
     pair_dirs(tmp_path, ["x.png"])
     for side in ("a", "b"):
