@@ -7,10 +7,12 @@ import sys
 # the command does no linear algebra, and the threads OpenBLAS starts when NumPy
 # loads spin for about 0.1 s on the cores the command's workers need. One
 # thread, unless the user chose.
-if sys.argv[:1] == ["-m"] or os.path.basename(sys.argv[0]) == "ssimfast":
+if sys.argv[:1] == ["-m"]:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    # Ctrl-C while the command loads ends it at once, without a traceback; its
-    # main() takes Ctrl-C over (the default handler) once it runs.
+# The command (`python -m ssimfast`, the `ssimfast` script): Ctrl-C while it loads
+# ends it at once, without a traceback; its main() takes Ctrl-C over once it runs.
+if os.path.basename(sys.argv[0]) == "ssimfast" or " -m ssimfast " in " ".join(
+        getattr(sys, "orig_argv", [])[:6]) + " ":
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_DFL)
