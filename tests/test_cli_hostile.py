@@ -351,7 +351,7 @@ def _without_root_file_access():
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux permissions")
-def test_unreadable_folder_is_reported(tmp_path):
+def test_unreadable_folder_and_output_are_reported(tmp_path):
     pair_dirs(tmp_path, ["x.png"])
     for side in ("a", "b"):
         (tmp_path / side / "sub").mkdir()
@@ -370,6 +370,15 @@ def test_unreadable_folder_is_reported(tmp_path):
     assert "cannot read the folder b/sub: Permission denied (its files are not compared)" \
         in proc.stderr
     assert "1 file in a without a partner in b: sub/y.png" in proc.stderr
+    # An output that cannot be read: --resume says so.
+    run("compare", "a", "b", "-o", "rows.csv", cwd=tmp_path, check_code=0)
+    os.chmod(tmp_path / "rows.csv", 0)
+    proc = subprocess.run([sys.executable, "-m", "ssimfast", "compare", "a", "b", "-o", "rows.csv",
+                           "--resume"], cwd=tmp_path, env=ENV, capture_output=True, text=True,
+                          timeout=60,
+                          preexec_fn=_without_root_file_access if os.geteuid() == 0 else None)
+    assert "Traceback" not in proc.stderr and proc.returncode == 2, proc.stderr
+    assert "cannot resume rows.csv" in proc.stderr and "Permission denied" in proc.stderr
 
 
 def test_full_disk_is_a_message(tmp_path):
