@@ -11,7 +11,6 @@ import subprocess
 import sys
 import textwrap
 import zlib
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -93,7 +92,7 @@ def test_inflation_is_bounded(tmp_path):
     assert len(bomb) < 1 << 20
     (tmp_path / "bomb.png").write_bytes(bomb)
     (tmp_path / "ok.png").write_bytes(good)
-    measure = textwrap.dedent(f"""
+    measure = textwrap.dedent("""
         import resource, subprocess, sys
         proc = subprocess.run([sys.executable, "-m", "ssimfast", "compare", "bomb.png", "ok.png",
                                "--json", "--win-size", "3"], capture_output=True, text=True)
