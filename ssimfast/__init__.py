@@ -9,6 +9,13 @@ import sys
 # thread, unless the user chose.
 if sys.argv[:1] == ["-m"]:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# The command (`python -m ssimfast`, the `ssimfast` script): Ctrl-C while it loads
+# ends it at once, without a traceback; its main() takes Ctrl-C over once it runs.
+if os.path.basename(sys.argv[0]) == "ssimfast" or " -m ssimfast " in " ".join(
+        getattr(sys, "orig_argv", [])[:6]) + " ":
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 from ssimfast._extension import kernels as _kernels  # noqa: F401  (fails loudly if not built)
 from ssimfast._structural_similarity import structural_similarity

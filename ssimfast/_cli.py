@@ -5,17 +5,18 @@
     ssimfast compare DIR_A DIR_B    every file pair with the same relative path:
                                     one row per pair (CSV or JSON Lines), a summary
 
-Exit codes: 0 success; 1 bad input (a file that cannot be read, images of
-different sizes, no pairs, any error row); 2 usage errors; 130 interrupted
-(Ctrl-C stops a directory run cleanly: the rows written so far are complete,
-and --resume continues). Messages go to stderr, without tracebacks.
+Exit codes: 0 success; 1 bad input (a file that cannot be read or is over a
+limit, images of different sizes, channels or bit depths, no pairs, an
+unreadable folder, any error row); 2 usage errors (options, an output that
+exists, is another run's or cannot be resumed); 3 the output could not be
+written (full disk, I/O error); 70 an internal error (a bug); 130 interrupted
+(Ctrl-C stops a directory run cleanly: the rows written so far are complete, and
+--resume continues). Messages go to stderr, without tracebacks.
 """
 import argparse
 import collections
 import concurrent.futures
 import contextlib
-import csv
-import io
 import json
 import math
 import os
@@ -27,15 +28,18 @@ import warnings
 import numpy as np
 
 from ssimfast import __version__
-from ssimfast._images import ImageReadError, is_image_file, read_image
+from ssimfast._images import MAX_PAGES, MAX_PIXELS, ImageReadError, Limits, is_image_file, read_image
+from ssimfast._rows import OutputError, Rows, RowsError, escape_name
 from ssimfast._structural_similarity import structural_similarity
 from ssimfast._threads import _usable_cpus
 
 __all__ = ["main"]
 
 SAMPLE_HEATMAP = "ssimfast-sample.png"
-FIELDS = ("file", "ssim", "min_ssim", "error")
-EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_OUTPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 70, 130
+# The API's warning for a range taken from the dtype: the command says it itself,
+# before the report, naming its own options.
+_DTYPE_RANGE_WARNING = "Setting data_range based on im1.dtype."
 
 
 class InputError(Exception):
@@ -48,31 +52,59 @@ class UsageError(Exception):
 
 def main(argv=None):
     """Run the command with `argv` (default sys.argv[1:]); return the exit code."""
-    args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
+    with contextlib.suppress(ValueError):  # (not in the main thread: leave it)
+        # Ctrl-C: a KeyboardInterrupt from here on (the package set the default
+        # action while it loaded: Ctrl-C during start-up ends without a traceback).
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
+        args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                return args.run(args)
+                code = args.run(args)
+                sys.stdout.flush()
+                return code
             finally:
                 for message in dict.fromkeys(str(w.message) for w in caught):
-                    _err(f"warning: {message}")
+                    if not message.startswith(_DTYPE_RANGE_WARNING):
+                        _err(f"warning: {message}")
     except UsageError as exc:
         _err(f"error: {exc}")
         return EXIT_USAGE
     except InputError as exc:
         _err(f"error: {exc}")
         return EXIT_INPUT
+    except OutputError as exc:
+        _err(f"error: {exc}")
+        return EXIT_OUTPUT
     except KeyboardInterrupt:
         _err("interrupted")
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # `ssimfast compare ... | head`
-        sys.stderr.close()
+        _close_stdout_quietly()
         return EXIT_OK
+    except MemoryError as exc:
+        _err(f"error: out of memory{': ' + str(exc) if str(exc) else ''}")
+        return EXIT_INPUT
+    except OSError as exc:  # writing the report to stdout: a full disk, an I/O error
+        _close_stdout_quietly()
+        _err(f"error: cannot write the output: {exc.strerror or exc}")
+        return EXIT_OUTPUT
+    except Exception as exc:  # noqa: BLE001 - a bug: still a message, not a traceback
+        _err(f"internal error (please report it): {type(exc).__name__}: {exc}")
+        return EXIT_INTERNAL
+
+
+def _close_stdout_quietly():
+    """Drop what stdout still buffers (it cannot be written), so that Python's exit
+    does not try again and print a traceback."""
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _err(text):
-    print(f"ssimfast: {text}", file=sys.stderr, flush=True)
+    with contextlib.suppress(OSError, ValueError):
+        print(f"ssimfast: {text}", file=sys.stderr, flush=True)
 
 
 # ---------------------------------------------------------------- the parser
@@ -115,6 +147,8 @@ def _parser():
                       help="row format (default: from the output's suffix, else csv)")
     dirs.add_argument("--resume", action="store_true",
                       help="append to --output, skipping the pairs it already holds")
+    dirs.add_argument("--retry-errors", action="store_true",
+                      help="with --resume: score the pairs of the error rows again")
     dirs.add_argument("--overwrite", action="store_true", help="replace an existing --output")
     dirs.add_argument("--local", action="store_true",
                       help="add each pair's lowest local SSIM (min_ssim; computes the map)")
@@ -129,9 +163,13 @@ def _parser():
                       help="Gaussian window (gaussian_weights=True)")
     ssim.add_argument("--sigma", type=_positive_float, default=1.5,
                       help="Gaussian sigma (default 1.5)")
-    ssim.add_argument("--data-range", type=_positive_float, metavar="R",
-                      help="value range (default: from the dtype, e.g. 255 for 8-bit, 65535 for "
-                           "16-bit; required for floating point images)")
+    ranges = ssim.add_mutually_exclusive_group()
+    ranges.add_argument("--data-range", type=_positive_float, metavar="R",
+                        help="value range (default: from the dtype, e.g. 255 for 8-bit, 65535 "
+                             "for 16-bit; required for floating point images)")
+    ranges.add_argument("--bits", type=_positive_int, metavar="N",
+                        help="the data's bit depth, e.g. 12 for 12-bit data in 16-bit files: "
+                             "data range 2**N - 1 (bits= of the API)")
     ssim.add_argument("--population-covariance", action="store_true",
                       help="use_sample_covariance=False (as Wang et al. and most peers)")
     ssim.add_argument("--k1", type=_positive_float, default=0.01, help="K1 (default 0.01)")
@@ -140,6 +178,13 @@ def _parser():
                       help="turn colour images into luma (ITU-R 601) before comparing")
     ssim.add_argument("--workers", type=_workers, metavar="N",
                       help="threads (default: all cores)")
+    limits = compare.add_argument_group(
+        "limits (checked from each file's header, before decoding it)")
+    limits.add_argument("--max-pixels", type=_non_negative_int, metavar="N", default=MAX_PIXELS,
+                        help=f"refuse images of more pixels (all pages of a volume; default "
+                             f"{MAX_PIXELS:,}, as Pillow; 0: no limit)")
+    limits.add_argument("--max-pages", type=_non_negative_int, metavar="N", default=MAX_PAGES,
+                        help=f"refuse TIFF files of more pages (default {MAX_PAGES}; 0: no limit)")
     compare.set_defaults(run=_run_compare)
     return parser
 
@@ -155,6 +200,13 @@ def _non_negative_int(text):
     value = _int(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
+def _positive_int(text):
+    value = _int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {text}")
     return value
 
 
@@ -192,7 +244,29 @@ def _options(args):
         options["win_size"] = args.win_size
     if args.data_range is not None:
         options["data_range"] = args.data_range
+    if args.bits is not None:
+        options["bits"] = args.bits
     return options
+
+
+def _range_note(args, a, b, pair=True):
+    """The warning for a data range taken from a dtype wider than 8 bits, or None.
+    `pair`: name the bits this pair's values fit in (a directory run gives one
+    note for all its pairs instead)."""
+    dtype = a.array.dtype
+    if args.data_range is not None or args.bits is not None or dtype.kind not in "iu" or \
+            dtype == np.uint8:
+        return None
+    info = np.iinfo(dtype)
+    note = (f"the data range is taken from the {dtype} dtype: {info.max - info.min}")
+    high = max(int(a.array.max(initial=0)), int(b.array.max(initial=0))) if pair else 0
+    held = max(high, 1).bit_length()
+    if pair and dtype.kind == "u" and held < info.bits:
+        note += (f", but the values go up to {high} only (they fit in {held} bits): if the data "
+                 f"are {held}-bit, pass --bits {held}")
+    else:
+        note += ": if the data hold fewer bits (such as 10 or 12), pass --bits N"
+    return note + ", or --data-range R (SSIM's constants scale with the range)"
 
 
 # ---------------------------------------------------------------- sample and two files
@@ -204,7 +278,8 @@ def _run_sample(args):
     reference, distorted = sample_pair()
     result = report(reference, distorted, k=2, box=48)
     if args.json:
-        print(json.dumps({"sample": True, **result.to_dict()}, indent=2))
+        print(json.dumps(_finite({"sample": True, **result.to_dict()}), indent=2,
+                         allow_nan=False))
     else:
         print(f"ssimfast {__version__}: built-in sample pair, {reference.shape[0]}x"
               f"{reference.shape[1]} uint8 (noise everywhere, one flattened block)")
@@ -213,11 +288,29 @@ def _run_sample(args):
     return EXIT_OK
 
 
+def _finite(value):
+    """`value` (a report's dict) with NaN and infinities as None: JSON has no NaN."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
 def _save_heatmap(result, path, im1, im2, quiet):
     try:
-        result.save_heatmap(path, im1, im2)
+        with open(path, "wb"):  # a path that cannot be opened: a usage error
+            pass
     except OSError as exc:
-        raise UsageError(f"cannot write the heatmap to {path}: {exc.strerror or exc}") from None
+        raise UsageError(f"cannot write the heatmap to {escape_name(path)}: "
+                         f"{exc.strerror or exc}") from None
+    try:
+        result.save_heatmap(path, im1, im2)
+    except OSError as exc:  # a full disk, an I/O error
+        raise OutputError(f"cannot write the heatmap to {escape_name(path)}: "
+                          f"{exc.strerror or exc}") from None
     # After JSON, stdout stays JSON only.
     print(f"heatmap: {path} (the inputs, the SSIM map with the worst regions boxed, a colour bar)",
           file=sys.stderr if quiet else sys.stdout)
@@ -241,17 +334,24 @@ def _run_compare(args):
     return _run_files(args)
 
 
-def _load_pair(path_a, path_b, gray):
+def _limits(args):
+    return Limits(max_pixels=args.max_pixels, max_pages=args.max_pages)
+
+
+def _load_pair(path_a, path_b, gray, limits):
     """Both images, checked to be comparable; InputError names both files."""
     try:
-        a, b = read_image(path_a, gray), read_image(path_b, gray)
+        a, b = read_image(path_a, gray, limits), read_image(path_b, gray, limits)
     except ImageReadError as exc:
-        raise InputError(str(exc)) from None
+        raise InputError(escape_name(str(exc))) from None
+    shown = f"{escape_name(path_a)} is {_describe(a)} but {escape_name(path_b)} is {_describe(b)}"
     if a.array.shape != b.array.shape or a.colour != b.colour:
         hint = " (use --gray to compare a colour image with a gray one)" if (
             a.colour != b.colour and not gray) else ""
-        raise InputError(f"{path_a} is {_describe(a)} but {path_b} is {_describe(b)}: SSIM "
-                         f"compares images of the same size{hint}")
+        raise InputError(f"{shown}: SSIM compares images of the same size{hint}")
+    if a.array.dtype != b.array.dtype:
+        raise InputError(f"{shown}: their bit depths (or sample types) differ, so no one data "
+                         "range fits both; convert one of them to the other's depth first")
     return a, b
 
 
@@ -275,17 +375,23 @@ def _score_options(args, loaded, workers):
 def _run_files(args):
     from ssimfast._report import report
 
-    a, b = _load_pair(args.a, args.b, args.gray)
+    a, b = _load_pair(args.a, args.b, args.gray, _limits(args))
     options = _score_options(args, a, args.workers)
+    note = _range_note(args, a, b)
+    if note:
+        _err(f"warning: {note}")
     try:
         result = report(a.array, b.array, k=3 if args.regions is None else args.regions,
                         **options)
     except (ValueError, TypeError) as exc:
         raise InputError(f"{args.a}, {args.b}: {exc}") from None
+    except MemoryError as exc:
+        raise InputError(f"{args.a}, {args.b}: out of memory while scoring ({exc})") from None
     if args.json:
-        print(json.dumps({"file1": args.a, "file2": args.b, **result.to_dict()}, indent=2))
+        print(json.dumps(_finite({"file1": escape_name(args.a), "file2": escape_name(args.b),
+                                  **result.to_dict()}), indent=2, allow_nan=False))
     else:
-        print(f"{args.a} vs {args.b}: {_describe(a)}")
+        print(f"{escape_name(args.a)} vs {escape_name(args.b)}: {_describe(a)}")
         print(result)
     if args.heatmap:
         _save_heatmap(result, args.heatmap, a.array, b.array, args.json)
@@ -294,10 +400,15 @@ def _run_files(args):
 
 # ---------------------------------------------------------------- two directories
 
-def _image_files(root):
-    """Relative paths of the image files under `root`, '/'-separated."""
+def _image_files(root, unreadable):
+    """Relative paths of the image files under `root`, '/'-separated; the folders
+    that cannot be listed are appended to `unreadable` (path, reason)."""
     found = set()
-    for folder, dirs, names in os.walk(root):
+
+    def failed(exc):
+        unreadable.append((exc.filename or root, exc.strerror or str(exc)))
+
+    for folder, dirs, names in os.walk(root, onerror=failed):
         dirs.sort()
         rel = os.path.relpath(folder, root)
         for name in names:
@@ -315,27 +426,46 @@ def _run_directories(args):
                              "directories (each row holds a pair's scores)")
     if args.resume and not args.output:
         raise UsageError("--resume needs --output: the file whose rows are kept")
+    if args.retry_errors and not args.resume:
+        raise UsageError("--retry-errors goes with --resume: it scores the error rows of "
+                         "--output again")
+    if args.resume and args.overwrite:
+        raise UsageError("pass --resume or --overwrite, not both")
     if args.output and os.path.exists(args.output) and not (args.resume or args.overwrite):
         raise UsageError(f"{args.output} exists: pass --resume to continue it or --overwrite "
                          "to replace it")
-    in_a, in_b = _image_files(args.a), _image_files(args.b)
+    unreadable = []
+    in_a, in_b = _image_files(args.a, unreadable), _image_files(args.b, unreadable)
+    for folder, reason in unreadable:
+        _err(f"cannot read the folder {escape_name(folder)}: {reason} (its files are not "
+             "compared)")
     pairs = sorted(in_a & in_b)
     only_a, only_b = sorted(in_a - in_b), sorted(in_b - in_a)
     if not pairs:
         raise InputError(f"no pairs: none of the {len(in_a)} image files in {args.a} has a "
                          f"partner with the same relative path among the {len(in_b)} in {args.b}")
-    rows = Rows(args.output, fmt, resume=args.resume)
-    todo = [p for p in pairs if p not in rows.done]
+    mode = "resume" if args.resume else "overwrite" if args.overwrite else "new"
+    try:
+        rows = Rows(args.output, fmt, mode, _recorded_options(args, fmt), args.retry_errors)
+    except RowsError as exc:
+        raise UsageError(str(exc)) from None
+    todo = [p for p in pairs if escape_name(p) not in rows.done]
     _keep_freed_memory()
     workers = min(len(todo) or 1, _pool_size(args.workers))
     stop = _StopFlag()
     progress = _Progress(len(todo), args.progress)
     started = time.perf_counter()
     scored = 0
+    notes = set()
     try:
         with stop.installed(), concurrent.futures.ThreadPoolExecutor(workers) as pool:
             for row in _ordered(pool, lambda rel: _score_pair(rel, args), todo, 2 * workers + 2,
                                 stop):
+                note = row.pop("note")
+                if note and note not in notes:
+                    notes.add(note)
+                    progress.clear()
+                    _err(f"warning: {note}")
                 rows.write(row)
                 scored += 1
                 progress.update(scored)
@@ -346,7 +476,16 @@ def _run_directories(args):
              time.perf_counter() - started, stop.stopped)
     if stop.stopped:
         return EXIT_INTERRUPTED
-    return EXIT_INPUT if rows.errors else EXIT_OK
+    return EXIT_INPUT if rows.errors or unreadable else EXIT_OK
+
+
+def _recorded_options(args, fmt):
+    """What the rows' scores depend on: recorded with the output, and a resume
+    with other values is refused."""
+    return {"format": fmt, "local": args.local, "gray": args.gray, "win_size": args.win_size,
+            "gaussian": args.gaussian, "sigma": args.sigma if args.gaussian else None,
+            "data_range": args.data_range, "bits": args.bits,
+            "population_covariance": args.population_covariance, "k1": args.k1, "k2": args.k2}
 
 
 def _keep_freed_memory():
@@ -395,9 +534,12 @@ def _ordered(pool, fn, items, ahead, stop):
 
 def _score_pair(rel, args):
     """One row: the pair's scores, or the reason it could not be scored."""
-    row = {"file": rel, "ssim": None, "min_ssim": None, "error": None}
+    row = {"file": escape_name(rel), "ssim": None, "min_ssim": None, "error": None,
+           "note": None}
     try:
-        a, b = _load_pair(os.path.join(args.a, rel), os.path.join(args.b, rel), args.gray)
+        a, b = _load_pair(os.path.join(args.a, rel), os.path.join(args.b, rel), args.gray,
+                          _limits(args))
+        row["note"] = _range_note(args, a, b, pair=False)
         options = _score_options(args, a, 1)  # parallel over pairs, one thread each
         if args.local:
             from ssimfast._report import report
@@ -406,8 +548,12 @@ def _score_pair(rel, args):
             row["ssim"], row["min_ssim"] = result.mean, result.min
         else:
             row["ssim"] = float(structural_similarity(a.array, b.array, **options))
-    except (InputError, ValueError, TypeError, MemoryError) as exc:
-        row["error"] = str(exc)
+    except (InputError, ValueError, TypeError) as exc:
+        row["error"] = escape_name(str(exc))
+    except MemoryError as exc:
+        row["error"] = escape_name(f"out of memory while scoring{': ' + str(exc) if str(exc) else ''}")
+    except Exception as exc:  # noqa: BLE001 - a bug: an error row, the run goes on
+        row["error"] = escape_name(f"internal error (please report it): {type(exc).__name__}: {exc}")
     return row
 
 
@@ -430,75 +576,6 @@ class _StopFlag:
             yield self
         finally:
             signal.signal(signal.SIGINT, previous)
-
-
-class Rows:
-    """The output rows: CSV or JSON Lines, flushed row by row. With `resume`, the
-    rows already in the file are read (a last line cut short is dropped) and new
-    rows are appended."""
-
-    def __init__(self, path, fmt, resume):
-        self.fmt, self.path = fmt, path
-        self.scores, self.errors = {}, {}
-        self.done = set()
-        if path is None:
-            self.file = sys.stdout
-        else:
-            existing = self._read_existing(path) if resume and os.path.exists(path) else None
-            try:
-                self.file = open(path, "a" if existing is not None else "w", newline="",
-                                 encoding="utf-8")
-            except OSError as exc:
-                raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
-        if fmt == "csv":
-            self.csv = csv.DictWriter(self.file, FIELDS, lineterminator="\n")
-            if path is None or self.file.tell() == 0:
-                self.csv.writeheader()
-                self.file.flush()
-
-    def _read_existing(self, path):
-        with open(path, "rb") as f:
-            data = f.read()
-        complete = data[: data.rfind(b"\n") + 1]
-        if len(complete) != len(data):  # a row cut short by a crash: drop it
-            with open(path, "r+b") as f:
-                f.truncate(len(complete))
-        text = complete.decode("utf-8")
-        try:
-            if self.fmt == "csv":
-                reader = csv.DictReader(io.StringIO(text))
-                if text and tuple(reader.fieldnames or ()) != FIELDS:
-                    raise UsageError(f"{path} is not a ssimfast CSV file (columns "
-                                     f"{reader.fieldnames}, expected {list(FIELDS)})")
-                rows = list(reader)
-            else:
-                rows = [json.loads(line) for line in text.splitlines() if line.strip()]
-            for row in rows:
-                self._count(row["file"], row.get("ssim"), row.get("error"))
-        except (ValueError, KeyError, TypeError):
-            raise UsageError(f"cannot resume {path}: it is not a {self.fmt} file of "
-                             "ssimfast rows (check --format)") from None
-        return rows
-
-    def _count(self, rel, ssim, error):
-        self.done.add(rel)
-        if error:
-            self.errors[rel] = error
-        elif ssim not in (None, ""):
-            self.scores[rel] = float(ssim)
-
-    def write(self, row):
-        if self.fmt == "csv":
-            self.csv.writerow({k: ("" if v is None else repr(v) if isinstance(v, float) else v)
-                               for k, v in row.items()})
-        else:
-            self.file.write(json.dumps(row) + "\n")
-        self.file.flush()
-        self._count(row["file"], row["ssim"], row["error"])
-
-    def close(self):
-        if self.file is not sys.stdout:
-            self.file.close()
 
 
 class _Progress:
@@ -524,10 +601,15 @@ class _Progress:
         sys.stderr.flush()
         self.drawn = True
 
-    def close(self):
+    def clear(self):
+        """Leave the bar's line, so that a message starts on a line of its own."""
         if self.drawn:
             sys.stderr.write("\n")
-            sys.stderr.flush()
+            self.drawn = False
+
+    def close(self):
+        self.clear()
+        sys.stderr.flush()
 
 
 def _summary(args, rows, scored, todo, total, only_a, only_b, seconds, interrupted):
@@ -552,10 +634,12 @@ def _summary(args, rows, scored, todo, total, only_a, only_b, seconds, interrupt
         print(f"{n} pair{'s' * (n > 1)} could not be scored:", file=out)
         for rel, error in list(rows.errors.items())[:10]:
             print(f"  {rel}: {error}", file=out)
+    if rows.errors and args.output and not args.retry_errors:
+        print("(--resume --retry-errors scores the pairs of the error rows again)", file=out)
     for n, names, here, there in ((len(only_a), only_a, args.a, args.b),
                                   (len(only_b), only_b, args.b, args.a)):
         if n:
-            shown = ", ".join(names[:10]) + (f", ... ({n - 10} more)" if n > 10 else "")
+            shown = ", ".join(escape_name(name) for name in names[:10]) + (f", ... ({n - 10} more)" if n > 10 else "")
             print(f"{n} file{'s' * (n > 1)} in {here} without a partner in {there}: {shown}",
                   file=out)
     if args.output:

@@ -4,7 +4,7 @@
 a perceptually uniform colour map (viridis: dark is low SSIM, yellow is 1), and
 a colour bar with its scale. The report's worst regions are boxed in red on
 every panel. Written with NumPy only, so `python -m ssimfast` needs no plotting
-library; `_png.encode` writes the file.
+library; `_png.encode` (zlib only) writes the file.
 
 Large images are reduced to at most `max_side` pixels per side: the map by the
 minimum of each block, so that a small defect stays visible; the inputs by the

@@ -3,5 +3,4 @@ contraction stays off, so the results are bit-identical to the baseline build.
 The source is _kernels.pxi and _multiscale.pxi."""
 include "_kernels.pxi"
 include "_multiscale.pxi"
-include "_png.pxi"
 include "_masked.pxi"

@@ -3,5 +3,4 @@
 _multiscale.pxi."""
 include "_kernels.pxi"
 include "_multiscale.pxi"
-include "_png.pxi"
 include "_masked.pxi"

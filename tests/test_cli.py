@@ -101,9 +101,11 @@ def test_16_bit_tiff_and_multi_page_volume(tmp_path):
     got = json.loads(proc.stdout)
     assert got["mean"] == ssimfast.structural_similarity(a, b, data_range=4095)
     assert abs(got["mean"] - ski_ssim(a, b, data_range=4095)) < 1e-9
-    # Without --data-range, uint16 means 65535: scikit-image's warning is shown.
+    # Without --data-range, uint16 means 65535: the command's own warning, which
+    # names its options (issue 15; it replaced scikit-image's, which named data_range=).
     proc = run("compare", "a.tif", "b.tif", cwd=tmp_path, check_code=0)
-    assert "warning: Setting data_range based on im1.dtype. data_range = 65535" in proc.stderr
+    assert "the data range is taken from the uint16 dtype: 65535" in proc.stderr
+    assert "pass --bits 12, or --data-range R" in proc.stderr
     # Pages are a volume: 3-D SSIM.
     va, vb = np.stack([a[:64, :64]] * 9), np.stack([b[:64, :64]] * 9)
     tifffile.imwrite(tmp_path / "va.tif", va)

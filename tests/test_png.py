@@ -1,5 +1,6 @@
-"""ssimfast's own PNG reader and writer (ssimfast._png), against arrays with known
-pixels and against Pillow."""
+"""PNG reading (imagecodecs, through ssimfast._images.read_image) against arrays
+with known pixels, files of every kind giving the same array, the limits checked
+before decoding, and ssimfast's own small PNG writer (ssimfast._png.encode)."""
 import io
 import struct
 import zlib
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from ssimfast import _png
-from ssimfast._images import ImageReadError, read_image
+from ssimfast._images import ImageReadError, Limits, read_image
 
 COLOUR_TYPES = {1: 0, 3: 2, 2: 4, 4: 6}  # channels -> PNG colour type
 
@@ -33,56 +34,72 @@ def _filter_rows(raw, bpp, kinds):
     return out
 
 
-def encode_test_png(array, kinds=None, idat_chunks=1):
-    """A PNG of `array` (uint8 or uint16; (H, W) or (H, W, C)) with chosen row filters."""
+# Adam7: (first row, first column, row step, column step) of the seven passes.
+_ADAM7 = [(0, 0, 8, 8), (0, 4, 8, 8), (4, 0, 8, 4), (0, 2, 4, 4), (2, 0, 4, 2), (0, 1, 2, 2),
+          (1, 0, 2, 1)]
+
+
+def encode_test_png(array, kinds=None, idat_chunks=1, interlace=False, extra=b""):
+    """A PNG of `array` (uint8 or uint16; (H, W) or (H, W, C)) with chosen row
+    filters, interlaced (Adam7) or not; `extra`: bytes inflated after the rows."""
     h, w = array.shape[:2]
     channels = 1 if array.ndim == 2 else array.shape[2]
     depth = array.dtype.itemsize * 8
-    raw = array.astype(array.dtype.newbyteorder(">")).reshape(h, -1).view(np.uint8)
     bpp = channels * depth // 8
-    kinds = [i % 5 for i in range(h)] if kinds is None else kinds
-    body = zlib.compress(_filter_rows(raw, bpp, kinds).tobytes())
+    big = array.astype(array.dtype.newbyteorder(">"))
+    passes = [big[r::dr, c::dc] for r, c, dr, dc in _ADAM7] if interlace else [big]
+    filtered = b""
+    for part in passes:
+        if part.size:
+            raw = np.ascontiguousarray(part).reshape(part.shape[0], -1).view(np.uint8)
+            rows = [i % 5 for i in range(raw.shape[0])] if kinds is None else kinds
+            filtered += _filter_rows(raw, bpp, rows[: raw.shape[0]]).tobytes()
+    body = zlib.compress(filtered + extra)
     parts = np.array_split(np.frombuffer(body, np.uint8), idat_chunks)
-    header = struct.pack(">IIBBBBB", w, h, depth, COLOUR_TYPES[channels], 0, 0, 0)
+    header = struct.pack(">IIBBBBB", w, h, depth, COLOUR_TYPES[channels], 0, 0, int(interlace))
     return b"".join([_png.SIGNATURE, _png._chunk(b"IHDR", header),
                      *(_png._chunk(b"IDAT", p.tobytes()) for p in parts),
                      _png._chunk(b"IEND", b"")])
 
 
+
+def decode(data, tmp_path, limits=Limits()):
+    path = tmp_path / "x.png"
+    path.write_bytes(data)
+    loaded = read_image(path, limits=limits)
+    return loaded.array
+
+
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
 @pytest.mark.parametrize("channels", [1, 2, 3, 4])
 @pytest.mark.parametrize("kind", [0, 1, 2, 3, 4])
-def test_every_filter_colour_type_and_depth(dtype, channels, kind):
+def test_every_filter_colour_type_and_depth(dtype, channels, kind, tmp_path):
     rng = np.random.default_rng(kind)
     shape = (9, 13) if channels == 1 else (9, 13, channels)
     array = rng.integers(0, np.iinfo(dtype).max, shape, endpoint=True).astype(dtype)
-    got = _png.decode(encode_test_png(array, kinds=[kind] * 9, idat_chunks=3))
-    assert got.dtype == dtype and got.shape == array.shape
-    np.testing.assert_array_equal(got, array)
+    want = array[..., :-1] if channels in (2, 4) else array  # alpha is dropped
+    if channels == 2:
+        want = want[..., 0]
+    for interlace in (False, True):
+        got = decode(encode_test_png(array, kinds=[kind] * 9, idat_chunks=3,
+                                     interlace=interlace), tmp_path)
+        assert got.dtype == dtype and got.shape == want.shape
+        np.testing.assert_array_equal(got, want)
 
 
-@given(h=st.integers(1, 12), w=st.integers(1, 12), channels=st.sampled_from([1, 2, 3, 4]),
-       sixteen=st.booleans(), seed=st.integers(0, 2**32 - 1))
-def test_random_images_with_mixed_filters(h, w, channels, sixteen, seed):
+@given(h=st.integers(1, 12), w=st.integers(1, 12), channels=st.sampled_from([1, 3]),
+       sixteen=st.booleans(), interlace=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_random_images_with_mixed_filters(h, w, channels, sixteen, interlace, seed):
     rng = np.random.default_rng(seed)
     dtype = np.uint16 if sixteen else np.uint8
     shape = (h, w) if channels == 1 else (h, w, channels)
     array = rng.integers(0, np.iinfo(dtype).max, shape, endpoint=True).astype(dtype)
     kinds = list(rng.integers(0, 5, h))
-    np.testing.assert_array_equal(_png.decode(encode_test_png(array, kinds)), array)
-
-
-@pytest.mark.parametrize("mode", ["L", "RGB", "RGBA", "LA", "I;16"])
-def test_png_written_by_pillow(mode, camera_like):
-    """Pillow chooses its own filters per row; both readers must agree."""
-    base = camera_like
-    array = {"L": base, "RGB": np.dstack([base, base[::-1], base.T]),
-             "RGBA": np.dstack([base, base[::-1], base.T, base[:, ::-1]]),
-             "LA": np.dstack([base, base.T]), "I;16": base.astype(np.uint16) * 257}[mode]
-    buf = io.BytesIO()
-    Image.fromarray(array, mode=mode if mode != "I;16" else None).save(buf, format="PNG")
-    got = _png.decode(buf.getvalue())
-    np.testing.assert_array_equal(got, np.asarray(Image.open(io.BytesIO(buf.getvalue()))))
+    import tempfile
+    from pathlib import Path
+    with tempfile.TemporaryDirectory() as tmp:
+        got = decode(encode_test_png(array, kinds, interlace=interlace), Path(tmp))
+    np.testing.assert_array_equal(got, array)
 
 
 @pytest.fixture
@@ -96,97 +113,88 @@ def _palette(gray):
     return Image.fromarray(rgb).convert("P", palette=Image.Palette.ADAPTIVE)
 
 
-def test_kinds_left_to_pillow_return_none(camera_like):
-    buf = io.BytesIO()
-    _palette(camera_like).save(buf, format="PNG")
-    assert buf.getvalue()[25] == 3  # colour type: palette
-    assert _png.decode(buf.getvalue()) is None
-    header = struct.pack(">IIBBBBB", 8, 8, 8, 0, 0, 0, 1)  # interlaced (Pillow cannot write it)
-    interlaced = b"".join([_png.SIGNATURE, _png._chunk(b"IHDR", header),
-                           _png._chunk(b"IDAT", zlib.compress(b"\0" * 100)), _png._chunk(b"IEND", b"")])
-    assert _png.decode(interlaced) is None
-    header = struct.pack(">IIBBBBB", 8, 8, 4, 0, 0, 0, 0)  # 4-bit gray
-    assert _png.decode(b"".join([_png.SIGNATURE, _png._chunk(b"IHDR", header)])) is None
-
-
-def test_read_image_falls_back_to_pillow_for_palettes(tmp_path, camera_like):
-    _palette(camera_like).save(tmp_path / "p.png")
+def test_same_file_same_array_whatever_its_kind(tmp_path, camera_like):
+    """Issue 15: a 16-bit RGB PNG and the same pixels interlaced gave 16 and 8 bits
+    (two readers); a palette, 1-bit gray and gray + alpha each have one meaning."""
+    rgb16 = np.dstack([camera_like, camera_like[::-1], camera_like.T]).astype(np.uint16) * 257 + 3
+    plain, interlaced = (decode(encode_test_png(rgb16, interlace=i), tmp_path) for i in (0, 1))
+    assert plain.dtype == interlaced.dtype == np.uint16
+    np.testing.assert_array_equal(plain, rgb16)
+    np.testing.assert_array_equal(interlaced, rgb16)
+    pal = _palette(camera_like)
+    pal.save(tmp_path / "p.png")
+    pal.convert("RGB").save(tmp_path / "rgb.png")
     got = read_image(tmp_path / "p.png")
-    assert got.colour
-    np.testing.assert_array_equal(got.array, np.asarray(Image.open(tmp_path / "p.png").convert("RGB")))
+    assert got.colour and got.array.dtype == np.uint8
+    np.testing.assert_array_equal(got.array, read_image(tmp_path / "rgb.png").array)
+    Image.fromarray(camera_like > 128).save(tmp_path / "one.png")
+    np.testing.assert_array_equal(read_image(tmp_path / "one.png").array,
+                                  np.where(camera_like > 128, 255, 0).astype(np.uint8))
+    Image.fromarray(np.dstack([camera_like, camera_like.T]), "LA").save(tmp_path / "la.png")
+    got = read_image(tmp_path / "la.png")
+    assert not got.colour
+    np.testing.assert_array_equal(got.array, camera_like)
 
 
-def test_damaged_files_raise_clear_errors():
+def test_damaged_files_raise_clear_errors(tmp_path):
     good = encode_test_png(np.arange(64, dtype=np.uint8).reshape(8, 8))
-    with pytest.raises(ValueError, match="truncated"):
-        _png.decode(good[:-20])
-    flipped = bytearray(good)
-    flipped[18] ^= 0xFF  # the IHDR's width: its CRC fails
-    with pytest.raises(ValueError, match="IHDR.* fails its CRC"):
-        _png.decode(bytes(flipped))
+    for bad in (good[:-20], good[:40], b"\x89PNG\r\n\x1a\n garbage"):
+        with pytest.raises(ImageReadError, match="cannot read .*x.png: "):
+            decode(bad, tmp_path)
     idat_length, = struct.unpack(">I", good[33:37])  # the IDAT chunk follows the IHDR
-    for at in range(41, 41 + idat_length):  # any byte of the compressed data: zlib's check fails
+    for at in range(41, 41 + idat_length):  # any byte of the compressed data
         flipped = bytearray(good)
         flipped[at] ^= 0x5A
-        with pytest.raises(ValueError, match="damaged|truncated"):
-            _png.decode(bytes(flipped))
-    with pytest.raises(ValueError, match="signature"):
-        _png.decode(b"GIF89a" + good[6:])
+        with pytest.raises(ImageReadError, match="cannot read"):
+            decode(bytes(flipped), tmp_path)
     raw = zlib.compress(bytes([0, 0, 0, 0, 0] * 2 + [7, 0, 0, 0, 0] + [0] * 5))
     header = struct.pack(">IIBBBBB", 4, 4, 8, 0, 0, 0, 0)
     bad_filter = b"".join([_png.SIGNATURE, _png._chunk(b"IHDR", header),
                            _png._chunk(b"IDAT", raw), _png._chunk(b"IEND", b"")])
-    with pytest.raises(ValueError, match="row 2 has an unknown filter type"):
-        _png.decode(bad_filter)
-    short = b"".join([_png.SIGNATURE, _png._chunk(b"IHDR", header),
-                      _png._chunk(b"IDAT", zlib.compress(b"\0" * 7)), _png._chunk(b"IEND", b"")])
-    with pytest.raises(ValueError, match="truncated"):
-        _png.decode(short)
+    with pytest.raises(ImageReadError, match="cannot read"):
+        decode(bad_filter, tmp_path)
 
 
-def test_read_image_names_the_file(tmp_path):
-    path = tmp_path / "broken.png"
-    path.write_bytes(encode_test_png(np.zeros((8, 8), np.uint8))[:-30])
-    with pytest.raises(ImageReadError, match="cannot read .*broken.png: the PNG file is truncated"):
-        read_image(path)
+def _header_only_png(width, height):
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"".join([_png.SIGNATURE, _png._chunk(b"IHDR", header),
+                     _png._chunk(b"IDAT", zlib.compress(b"\0" * 64)), _png._chunk(b"IEND", b"")])
 
 
-def test_encode_round_trips_through_pillow():
+def test_pixel_limit_is_checked_from_the_header(tmp_path):
+    """Issue 15: the header's size is refused before any decoding (Pillow's
+    default limit), and the message names the option."""
+    with pytest.raises(ImageReadError, match=r"30000x30000 is 900,000,000 pixels, above the "
+                                             r"limit of 89,478,485 .*--max-pixels N"):
+        decode(_header_only_png(30000, 30000), tmp_path)
+    small = encode_test_png(np.zeros((20, 30), np.uint8))
+    with pytest.raises(ImageReadError, match="20x30|30x20"):
+        decode(small, tmp_path, Limits(max_pixels=599))
+    assert decode(small, tmp_path, Limits(max_pixels=600)).shape == (20, 30)
+    assert decode(small, tmp_path, Limits(max_pixels=0)).shape == (20, 30)  # 0: no limit
+
+
+def test_inflation_is_bounded_by_the_header(tmp_path):
+    """Issue 15: image data that inflate far beyond the header's rows are not
+    kept: the rows come back, the extra bytes are dropped as they are inflated
+    (the old reader inflated them all into memory first)."""
+    array = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    bomb = encode_test_png(array, kinds=[0] * 16, extra=bytes(64 << 20))
+    assert len(bomb) < 100_000
+    import tracemalloc
+    tracemalloc.start()
+    try:
+        got = decode(bomb, tmp_path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_array_equal(got, array)
+    assert peak < 8 << 20, peak  # Python-side allocations: the file, not 64 MiB
+
+
+def test_encode_round_trips_through_decoders(tmp_path):
     rgb = np.random.default_rng(0).integers(0, 256, (17, 23, 3), dtype=np.uint8)
     np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(_png.encode(rgb)))), rgb)
-    np.testing.assert_array_equal(_png.decode(_png.encode(rgb)), rgb)
+    np.testing.assert_array_equal(decode(_png.encode(rgb), tmp_path), rgb)
     with pytest.raises(ValueError, match=r"\(H, W, 3\)"):
         _png.encode(rgb[..., 0])
-
-
-@pytest.mark.parametrize("width", [1, 2, 3, 64])
-@pytest.mark.parametrize("height", [1, 2, 5])
-def test_runs_of_paeth_rows(width, height):
-    """Consecutive Paeth rows of one byte per pixel are undone two at a time."""
-    array = np.random.default_rng(width * height).integers(0, 256, (height, width), dtype=np.uint8)
-    for kinds in ([4] * height, [4, 1] * height, [2, 4, 4] * height):
-        np.testing.assert_array_equal(_png.decode(encode_test_png(array, kinds[:height])), array)
-
-
-@pytest.mark.parametrize("width", [1, 2, 17, 46, 47, 48, 63, 100])
-@pytest.mark.parametrize("height", [31, 32, 33, 64, 70])
-def test_blocks_of_gray_rows_with_mixed_filters(width, height):
-    """Gray 8-bit rows are undone 32 at a time where the build has AVX2 (16 bytes of
-    each row at a time where it is wide enough): every filter type in any order,
-    blocks cut by the image's height, and the rows after the blocks."""
-    rng = np.random.default_rng(width * 100 + height)
-    array = rng.integers(0, 256, (height, width), dtype=np.uint8)
-    for kinds in (list(rng.integers(0, 5, height)), [4] * height, [3, 1] * height):
-        np.testing.assert_array_equal(_png.decode(encode_test_png(array, kinds[:height])), array)
-
-
-def test_unknown_filter_type_inside_a_block_of_rows():
-    array = np.random.default_rng(5).integers(0, 256, (40, 30), dtype=np.uint8)
-    raw = _filter_rows(array, 1, [4] * 40)
-    raw[20, 0] = 5
-    header = struct.pack(">IIBBBBB", 30, 40, 8, 0, 0, 0, 0)
-    damaged = b"".join([_png.SIGNATURE, _png._chunk(b"IHDR", header),
-                        _png._chunk(b"IDAT", zlib.compress(raw.tobytes())),
-                        _png._chunk(b"IEND", b"")])
-    with pytest.raises(ValueError, match="row 20 has an unknown filter type"):
-        _png.decode(damaged)
