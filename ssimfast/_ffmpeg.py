@@ -43,7 +43,7 @@ def _plane(p, name, bits):
             f"{name} is {p.shape[1]}x{p.shape[0]} pixels; FFmpeg's SSIM needs planes of at "
             "least 8x8 (two 4x4 blocks each way)"
         )
-    if p.strides[1] != p.itemsize:
+    if not p.flags.c_contiguous:  # e.g. decoded frames with padded rows
         p = np.ascontiguousarray(p)
     return p
 
