@@ -13,7 +13,7 @@ import numpy as np
 from ssimfast import _codec_cy
 from ssimfast._threads import resolve_workers
 
-__all__ = ["ffmpeg_ssim", "ffmpeg_ssim_frame", "ffmpeg_weights"]
+__all__ = ["ffmpeg_ssim", "ffmpeg_ssim_sse", "ffmpeg_ssim_frame", "ffmpeg_weights"]
 
 
 def _check_bits(bits):
@@ -69,12 +69,30 @@ def ffmpeg_ssim(plane1, plane2, *, bits=8, workers=None):
     float
         The plane's value, as FFmpeg's per-frame ``Y:``/``U:``/``V:`` fields.
     """
+    return _ssim_and_sse(plane1, plane2, bits, workers)[0]
+
+
+def ffmpeg_ssim_sse(plane1, plane2, *, bits=8, workers=None):
+    """(FFmpeg's SSIM, the exact sum of squared differences) of one plane, in
+    one pass: the SSE (for PSNR) comes from the SSIM's block sums."""
+    ssim, sse, a, b = _ssim_and_sse(plane1, plane2, bits, workers)
+    h4, w4 = 4 * (a.shape[0] // 4), 4 * (a.shape[1] // 4)
+    # The pixels past the last whole 4x4 block, which FFmpeg's SSIM ignores.
+    for x, y in ((a[h4:], b[h4:]), (a[:h4, w4:], b[:h4, w4:])):
+        if x.size:
+            sse += _codec_cy.sq_diff_sum_int(np.ascontiguousarray(x).reshape(-1),
+                                             np.ascontiguousarray(y).reshape(-1), 1)
+    return ssim, sse
+
+
+def _ssim_and_sse(plane1, plane2, bits, workers):
     bits = _check_bits(bits)
     a, b = _plane(plane1, "plane1", bits), _plane(plane2, "plane2", bits)
     if a.shape != b.shape:
         raise ValueError(f"the planes differ in shape: {a.shape} and {b.shape}")
     n_threads = resolve_workers(workers)
-    return _codec_cy.ffmpeg_ssim_plane(a, b, (1 << bits) - 1, n_threads)
+    ssim, sse = _codec_cy.ffmpeg_ssim_plane(a, b, (1 << bits) - 1, n_threads)
+    return ssim, sse, a, b
 
 
 def ffmpeg_weights(shapes):

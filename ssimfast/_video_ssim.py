@@ -14,7 +14,7 @@ import os
 import numpy as np
 
 from ssimfast import _codec_cy
-from ssimfast._ffmpeg import ffmpeg_ssim, ffmpeg_weights
+from ssimfast._ffmpeg import ffmpeg_ssim, ffmpeg_ssim_sse, ffmpeg_weights
 from ssimfast._ssim import structural_similarity
 from ssimfast._threads import resolve_workers
 from ssimfast._video import VideoReader, open_video
@@ -152,10 +152,13 @@ class _Scorer:
                 if self.bits is None:
                     raise ValueError("preset='ffmpeg' on uint16 planes needs their bit depth: "
                                      "pass bits= (9 to 16)")
-                row[name] = ffmpeg_ssim(r, d, bits=self.bits, workers=self.workers)
-            else:
-                row[name] = float(structural_similarity(r, d, workers=self.workers,
-                                                        **self.options))
+                if self.psnr:  # the SSE from the SSIM's block sums, in the same pass
+                    row[name], sse = ffmpeg_ssim_sse(r, d, bits=self.bits, workers=self.workers)
+                    row["mse_" + name] = sse / float(r.size)
+                else:
+                    row[name] = ffmpeg_ssim(r, d, bits=self.bits, workers=self.workers)
+                continue
+            row[name] = float(structural_similarity(r, d, workers=self.workers, **self.options))
             if self.psnr:
                 row["mse_" + name] = _plane_mse(r, d)
         weights = ffmpeg_weights(shapes)

@@ -10,7 +10,7 @@ import pytest
 from scipy import ndimage as ndi
 
 from ssimfast import _codec_cy
-from ssimfast._ffmpeg import ffmpeg_ssim, ffmpeg_ssim_frame, ffmpeg_weights
+from ssimfast._ffmpeg import ffmpeg_ssim, ffmpeg_ssim_frame, ffmpeg_ssim_sse, ffmpeg_weights
 
 # (Y4M colour space tag, chroma subsampling (x, y) or None for gray, bits)
 FORMATS = {
@@ -109,6 +109,18 @@ def test_equals_ffmpeg_printed_digits(tmp_path, pix_fmt, width, height):
         for value in ours[:, j]:
             total += value
         assert f"{total / len(ref):f}" == means[name], (name, total / len(ref), means[name])
+
+
+@pytest.mark.parametrize("bits,shape", [(8, (37, 53)), (8, (64, 64)), (8, (300, 203)),
+                                        (10, (41, 39)), (16, (9, 8))])
+def test_sse_from_the_block_sums_is_exact(bits, shape):
+    rng = np.random.default_rng(shape[0])
+    dtype = np.uint8 if bits == 8 else np.uint16
+    a = rng.integers(0, 1 << bits, shape).astype(dtype)
+    b = rng.integers(0, 1 << bits, shape).astype(dtype)
+    ssim, sse = ffmpeg_ssim_sse(a, b, bits=bits, workers=2)
+    assert ssim == ffmpeg_ssim(a, b, bits=bits)
+    assert sse == int(((a.astype(np.int64) - b) ** 2).sum())
 
 
 def test_identical_planes_give_one():
