@@ -320,18 +320,30 @@ cdef inline float _end1_16(int64_t s1, int64_t s2, int64_t ss, int64_t s12,
 # A row of windows: window i is blocks i and i + 1 of the two block rows.
 # (Storing the sums as four arrays and the window values in a buffer first,
 # for the compiler to vectorise, was measured slower.)
+cdef inline float _window_8(const int32_t* s0, const int32_t* s1, Py_ssize_t i) noexcept nogil:
+    return _end1_8(s0[4 * i] + s0[4 * i + 4] + s1[4 * i] + s1[4 * i + 4],
+                   s0[4 * i + 1] + s0[4 * i + 5] + s1[4 * i + 1] + s1[4 * i + 5],
+                   s0[4 * i + 2] + s0[4 * i + 6] + s1[4 * i + 2] + s1[4 * i + 6],
+                   s0[4 * i + 3] + s0[4 * i + 7] + s1[4 * i + 3] + s1[4 * i + 7])
+
+
 cdef double _end_row_8(const int32_t* s0, const int32_t* s1, Py_ssize_t n) noexcept nogil:
-    cdef double lane[4]
-    cdef Py_ssize_t i
-    lane[0] = 0.0; lane[1] = 0.0; lane[2] = 0.0; lane[3] = 0.0
-    # x86's ssim_end_line: four double lanes (window i in lane i % 4).
-    for i in range(n):
-        lane[i % 4] = lane[i % 4] + <double> _end1_8(
-            s0[4 * i] + s0[4 * i + 4] + s1[4 * i] + s1[4 * i + 4],
-            s0[4 * i + 1] + s0[4 * i + 5] + s1[4 * i + 1] + s1[4 * i + 5],
-            s0[4 * i + 2] + s0[4 * i + 6] + s1[4 * i + 2] + s1[4 * i + 6],
-            s0[4 * i + 3] + s0[4 * i + 7] + s1[4 * i + 3] + s1[4 * i + 7])
-    return (lane[0] + lane[2]) + (lane[1] + lane[3])
+    # x86's ssim_end_line: four double lanes, window i in lane i % 4.
+    cdef double l0 = 0.0, l1 = 0.0, l2 = 0.0, l3 = 0.0
+    cdef Py_ssize_t i = 0
+    while i + 4 <= n:
+        l0 = l0 + <double> _window_8(s0, s1, i)
+        l1 = l1 + <double> _window_8(s0, s1, i + 1)
+        l2 = l2 + <double> _window_8(s0, s1, i + 2)
+        l3 = l3 + <double> _window_8(s0, s1, i + 3)
+        i = i + 4
+    if i < n:
+        l0 = l0 + <double> _window_8(s0, s1, i)
+    if i + 1 < n:
+        l1 = l1 + <double> _window_8(s0, s1, i + 1)
+    if i + 2 < n:
+        l2 = l2 + <double> _window_8(s0, s1, i + 2)
+    return (l0 + l2) + (l1 + l3)
 
 
 cdef double _end_row_16(const int64_t* s0, const int64_t* s1, Py_ssize_t n,
