@@ -158,9 +158,9 @@ class _Scorer:
                 else:
                     row[name] = ffmpeg_ssim(r, d, bits=self.bits, workers=self.workers)
                 continue
-            row[name] = float(structural_similarity(r, d, workers=self.workers, **self.options))
-            if self.psnr:
+            if self.psnr:  # first: it brings the planes into the cache for the SSIM
                 row["mse_" + name] = _plane_mse(r, d)
+            row[name] = float(structural_similarity(r, d, workers=self.workers, **self.options))
         weights = ffmpeg_weights(shapes)
         total = 0.0
         for w, name in zip(weights, _PLANE_NAMES):
