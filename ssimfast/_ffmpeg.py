@@ -13,7 +13,8 @@ import numpy as np
 from ssimfast import _codec_cy
 from ssimfast._threads import resolve_workers
 
-__all__ = ["ffmpeg_ssim", "ffmpeg_ssim_sse", "ffmpeg_ssim_frame", "ffmpeg_weights"]
+__all__ = ["ffmpeg_ssim", "ffmpeg_ssim_sse", "ffmpeg_ssim_frame", "ffmpeg_ssim_map",
+           "ffmpeg_weights"]
 
 
 def _check_bits(bits):
@@ -93,6 +94,31 @@ def _ssim_and_sse(plane1, plane2, bits, workers):
     n_threads = resolve_workers(workers)
     ssim, sse = _codec_cy.ffmpeg_ssim_plane(a, b, (1 << bits) - 1, n_threads)
     return ssim, sse, a, b
+
+
+def ffmpeg_ssim_map(plane1, plane2, *, bits=8):
+    """FFmpeg's SSIM of each 8x8 window (on its 4-pixel grid), as float32, shape
+    ``(h // 4 - 1, w // 4 - 1)``: window (i, j) covers pixels ``[4i, 4i + 8) x
+    [4j, 4j + 8)``. Its mean (added up in FFmpeg's order) is ``ffmpeg_ssim``.
+    NumPy, not compiled: for looking into one frame (the worst regions)."""
+    bits = _check_bits(bits)
+    a, b = _plane(plane1, "plane1", bits), _plane(plane2, "plane2", bits)
+    if a.shape != b.shape:
+        raise ValueError(f"the planes differ in shape: {a.shape} and {b.shape}")
+    peak = (1 << bits) - 1
+    # The constants as vf_ssim.c computes them: in double, then truncated.
+    c1 = int(.01 * .01 * peak * peak * 64 + .5)
+    c2 = int(.03 * .03 * peak * peak * 64 * 63 + .5)
+    bh, bw = a.shape[0] >> 2, a.shape[1] >> 2
+    a = a[:4 * bh, :4 * bw].astype(np.int64).reshape(bh, 4, bw, 4)
+    b = b[:4 * bh, :4 * bw].astype(np.int64).reshape(bh, 4, bw, 4)
+    blocks = [x.sum(axis=(1, 3)) for x in (a, b, a * a + b * b, a * b)]
+    s1, s2, ss, s12 = (x[:-1, :-1] + x[1:, :-1] + x[:-1, 1:] + x[1:, 1:] for x in blocks)
+    var = ss * 64 - s1 * s1 - s2 * s2
+    cov = s12 * 64 - s1 * s2
+    f = np.float32  # each factor rounded to float, products and quotient in float
+    return ((f(2 * s1 * s2 + c1) * f(2 * cov + c2))
+            / (f(s1 * s1 + s2 * s2 + c1) * f(var + c2)))
 
 
 def ffmpeg_weights(shapes):

@@ -13,7 +13,7 @@ from fractions import Fraction
 
 import numpy as np
 
-__all__ = ["open_video", "PIXEL_FORMATS", "VideoReader"]
+__all__ = ["open_video", "is_video_path", "PIXEL_FORMATS", "VIDEO_SUFFIXES", "VideoReader"]
 
 # FFmpeg's name -> (chroma subsampling (log2 x, log2 y) or None for gray, bits)
 PIXEL_FORMATS = {"gray": (None, 8)}
@@ -37,12 +37,34 @@ for _bits in (9, 10, 12, 14, 16):
 _AV_ALIASES = {"yuvj420p": "yuv420p", "yuvj422p": "yuv422p", "yuvj444p": "yuv444p",
                "gray8": "gray"}
 
+# Names the command can take for videos (PyAV decodes many more).
+VIDEO_SUFFIXES = (".y4m", ".yuv", ".raw", ".mp4", ".mkv", ".webm", ".mov", ".avi", ".m4v",
+                  ".ts", ".mts", ".mpg", ".mpeg", ".ivf", ".h264", ".264", ".h265", ".265",
+                  ".hevc", ".av1", ".obu", ".flv", ".ogv", ".nut")
+
 _Y4M_MAGIC = b"YUV4MPEG2"
 _Y4M_HEADER_MAX = 4096  # longer stream or frame headers are not Y4M files
 _RAW_SUFFIXES = (".yuv", ".raw")
 
 _VIDEO_EXTRA = ('decoding {what} needs PyAV: pip install "ssimfast[video]" (or pip install av); '
                 "Y4M (.y4m) and raw YUV (.yuv, with size= and pix_fmt=) need nothing")
+
+
+def is_video_path(path):
+    """True for names of videos (by suffix) and for Y4M files (by signature)."""
+    path = os.fspath(path)
+    if path.lower().endswith(VIDEO_SUFFIXES):
+        return True
+    return is_y4m(path)
+
+
+def is_y4m(path):
+    """True if the file starts with the Y4M signature."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(_Y4M_MAGIC)) == _Y4M_MAGIC
+    except OSError:
+        return False
 
 
 def plane_shapes(width, height, pix_fmt):
@@ -78,6 +100,9 @@ class VideoReader:
         None where the file does not say (raw YUV).
     n_frames : int or None
         None where the container does not say (some compressed files).
+    exact_count : bool
+        True where n_frames is exact (Y4M, raw); a compressed file's count
+        is what its container claims, checked only when the frames run out.
     plane_shapes : list of (height, width)
     """
 
@@ -91,6 +116,7 @@ class VideoReader:
         self.n_frames = n_frames
         self.plane_shapes = plane_shapes(width, height, pix_fmt)
         self.frame_bytes = sum(h * w for h, w in self.plane_shapes) * self.dtype.itemsize
+        self.exact_count = False
 
     def __repr__(self):
         rate = "unknown rate" if self.frame_rate is None else f"{self.frame_rate} fps"
@@ -123,6 +149,7 @@ class _MappedReader(VideoReader):
         super().__init__(path, width, height, pix_fmt, frame_rate, len(offsets))
         self._offsets = offsets
         self._file = open(self.path, "rb")
+        self.exact_count = True
 
     def frame(self, i):
         """Frame i as a tuple of planes, zero-copy views of a memory map."""
@@ -313,9 +340,7 @@ def open_video(path, *, size=None, pix_fmt=None, frame_rate=None):
     if pix_fmt is not None or frame_rate is not None:
         raise ValueError(f"{path}: pix_fmt and frame_rate are for raw YUV (with size=); "
                          "other files say theirs")
-    with open(path, "rb") as f:
-        magic = f.read(len(_Y4M_MAGIC))
-    if magic == _Y4M_MAGIC or path.lower().endswith(".y4m"):
+    if is_y4m(path) or path.lower().endswith(".y4m"):
         return _open_y4m(path)
     try:
         import av

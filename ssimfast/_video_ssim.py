@@ -17,7 +17,7 @@ from ssimfast import _codec_cy
 from ssimfast._ffmpeg import ffmpeg_ssim, ffmpeg_ssim_sse, ffmpeg_weights
 from ssimfast._ssim import structural_similarity
 from ssimfast._threads import resolve_workers
-from ssimfast._video import VideoReader, open_video
+from ssimfast._video import VideoReader, is_y4m, open_video
 
 __all__ = ["video_ssim", "iter_video_ssim", "VideoScores"]
 
@@ -34,7 +34,8 @@ class _Source:
         self.name = name
         self.reader = None
         if isinstance(obj, (str, os.PathLike)):
-            self.reader = open_video(obj, **open_options)
+            # Raw YUV options apply to the raw side of a Y4M/raw pair only.
+            self.reader = open_video(obj, **({} if is_y4m(obj) else open_options))
         elif isinstance(obj, VideoReader):
             self.reader = obj
         elif isinstance(obj, np.ndarray) and obj.ndim == 3:
@@ -49,8 +50,10 @@ class _Source:
         self.owned = isinstance(obj, (str, os.PathLike))
         r = self.reader
         self.label = r.path if r is not None else name
-        self.n_frames = r.n_frames if r is not None else (
-            len(obj) if hasattr(obj, "__len__") else None)
+        if r is not None:
+            self.n_frames = r.n_frames if r.exact_count else None
+        else:
+            self.n_frames = len(obj) if hasattr(obj, "__len__") else None
 
     def iterate(self, skip):
         if self.reader is not None:

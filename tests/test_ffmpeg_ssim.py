@@ -10,7 +10,8 @@ import pytest
 from scipy import ndimage as ndi
 
 from ssimfast import _codec_cy
-from ssimfast._ffmpeg import ffmpeg_ssim, ffmpeg_ssim_frame, ffmpeg_ssim_sse, ffmpeg_weights
+from ssimfast._ffmpeg import (ffmpeg_ssim, ffmpeg_ssim_frame, ffmpeg_ssim_map, ffmpeg_ssim_sse,
+                              ffmpeg_weights)
 
 # (Y4M colour space tag, chroma subsampling (x, y) or None for gray, bits)
 FORMATS = {
@@ -157,6 +158,23 @@ def test_against_a_numpy_transcription(bits, shape):
     a = rng.integers(0, 1 << bits, shape).astype(dtype)
     b = np.clip(a + rng.integers(-40, 40, shape), 0, (1 << bits) - 1).astype(dtype)
     assert ffmpeg_ssim(a, b, bits=bits) == pytest.approx(_reference_plane(a, b, bits), rel=1e-6)
+    windows = ffmpeg_ssim_map(a, b, bits=bits)
+    assert windows.dtype == np.float32
+    assert windows.shape == (shape[0] // 4 - 1, shape[1] // 4 - 1)
+    # Added up in FFmpeg's order, the map gives the kernel's value exactly.
+    total = 0.0
+    for row in windows.tolist():
+        if bits == 8:  # four double lanes
+            lanes = [0.0] * 4
+            for i, v in enumerate(row):
+                lanes[i % 4] += v
+            total += (lanes[0] + lanes[2]) + (lanes[1] + lanes[3])
+        else:  # a float sum per row
+            acc = np.float32(0)
+            for v in row:
+                acc = np.float32(acc + np.float32(v))
+            total += float(acc)
+    assert ffmpeg_ssim(a, b, bits=bits) == total / windows.size
 
 
 def test_workers_do_not_change_the_value():

@@ -289,3 +289,23 @@ def test_closing_the_iterator_early(clip):
 def test_public_names():
     assert ssimfast.video_ssim is video_ssim
     assert ssimfast.open_video is open_video
+
+
+def test_y4m_against_raw_with_raw_options(clip, tmp_path):
+    raw = tmp_path / "dist.yuv"
+    ffmpeg("-i", clip / "dist.y4m", "-f", "rawvideo", "-pix_fmt", "yuv420p", raw)
+    a = video_ssim(clip / "ref.y4m", raw, size=(96, 72), pix_fmt="yuv420p", psnr=True)
+    b = video_ssim(clip / "ref.y4m", clip / "dist.y4m", psnr=True)
+    assert np.array_equal(a.all, b.all) and np.array_equal(a.psnr_all, b.psnr_all)
+    with pytest.raises(ValueError, match="differ in size"):
+        video_ssim(clip / "ref.y4m", raw, size=(48, 144))
+
+
+def test_is_video_path(clip, tmp_path):
+    from ssimfast._video import is_video_path
+    assert is_video_path(clip / "dist.mp4") and is_video_path("x.Y4M")
+    odd = tmp_path / "clip.bin"
+    odd.write_bytes((clip / "ref.y4m").read_bytes())
+    assert is_video_path(odd) and not is_video_path(tmp_path / "a.png")
+    with open_video(odd) as reader:
+        assert reader.n_frames == 20 and reader.exact_count
