@@ -309,3 +309,28 @@ def test_is_video_path(clip, tmp_path):
     assert is_video_path(odd) and not is_video_path(tmp_path / "a.png")
     with open_video(odd) as reader:
         assert reader.n_frames == 20 and reader.exact_count
+
+
+def test_fuzzed_y4m_headers_raise_value_errors(tmp_path):
+    """Damaged headers: a ValueError with a message, or a reader whose frames read."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    good = b"YUV4MPEG2 W16 H16 F25:1 Ip A1:1 C420jpeg\nFRAME\n" + bytes(384)
+
+    @settings(max_examples=120, database=None)
+    @given(st.integers(0, len(good) - 1), st.binary(min_size=0, max_size=6),
+           st.integers(0, 8))
+    def check(pos, insert, cut):
+        path = tmp_path / "f.y4m"
+        path.write_bytes(good[:pos] + insert + good[pos + cut:])
+        try:
+            reader = open_video(path)
+        except ValueError as exc:
+            assert str(path) in str(exc)
+            return
+        with reader:
+            for frame in reader:
+                assert all(p.size for p in frame)
+
+    check()
