@@ -2,8 +2,8 @@
 
 Frames are read in the calling thread and scored in a thread pool (the kernels
 release the GIL), so reading, page faults of the memory maps and decoding
-overlap scoring; at most a few frames per thread are in flight, so memory does
-not grow with the length of the videos.
+overlap scoring; at most two frames per thread, and 96 MiB of frames, are in
+flight, so memory does not grow with the length of the videos.
 """
 import collections
 import concurrent.futures
@@ -23,8 +23,12 @@ __all__ = ["video_ssim", "iter_video_ssim", "VideoScores"]
 
 _PLANE_NAMES = ("y", "u", "v")
 # Frames queued per scoring thread: enough to keep threads busy while the next
-# frame is read, few enough to bound memory (4K 4:2:0 8-bit: 12 MiB a frame).
+# frame is read.
 _IN_FLIGHT_PER_THREAD = 2
+# At most this much frame data (both videos) in flight: frames are scored in
+# parallel while it allows, then threads share each frame. A 3840x2160 4:2:0
+# 8-bit pair is 24 MiB: 3 pairs in flight; 1920x1080: up to 16.
+_IN_FLIGHT_BYTES = 96 << 20
 
 
 class _Source:
@@ -274,8 +278,6 @@ def _iter_rows(state, ref, dist, preset, psnr, frames, shortest, offset, workers
 def _score_stream(state, ref_src, dist_src, total, frames, shortest, offset, preset, psnr, bits,
                   workers, progress, ssim_options):
     n_threads = resolve_workers(workers)
-    # Several frames in flight: one thread each; one frame: all threads on it.
-    pool_size = n_threads if (total is None or total > 1) else 1
     scorer_bits = bits
     ref_it, dist_it = ref_src.iterate(0), dist_src.iterate(offset)
     limit = frames if frames is not None else (total if shortest else None)
@@ -307,12 +309,19 @@ def _score_stream(state, ref_src, dist_src, total, frames, shortest, offset, pre
     if first is None:
         raise ValueError("no frames to score: "
                          + ("dist has no frames after the offset" if offset else "empty videos"))
+    # Frames in parallel, one thread each, as memory allows; the threads left
+    # over work inside each frame.
+    pair_bytes = sum(np.asarray(p).nbytes for p in first[0] + first[1])
+    max_in_flight = max(1, _IN_FLIGHT_BYTES // max(1, pair_bytes))
+    pool_size = 1 if (total is not None and total <= 1) else min(n_threads, max_in_flight)
+    in_flight = max(pool_size, min(pool_size * _IN_FLIGHT_PER_THREAD, max_in_flight))
     scorer = _Scorer(preset, psnr, _bits_of(first[0], scorer_bits), ssim_options,
-                     1 if pool_size > 1 else n_threads)
+                     max(1, n_threads // pool_size))
     state["bits"] = scorer.bits or (8 if first[0][0].dtype == np.uint8 else 16)
     # The first frame in the calling thread: bad options raise here, before any
     # other frame is read, with warnings pointing at the caller.
     row = scorer(0, *first)
+    del first
     i = 1
     if progress is not None:
         progress(1, total)
@@ -334,7 +343,7 @@ def _score_stream(state, ref_src, dist_src, total, frames, shortest, offset, pre
         try:
             exhausted = False
             while True:
-                while not exhausted and len(pending) < pool_size * _IN_FLIGHT_PER_THREAD:
+                while not exhausted and len(pending) < in_flight:
                     if limit is not None and i >= limit:
                         exhausted = True
                         break
@@ -448,8 +457,9 @@ def video_ssim(ref, dist, *, preset=None, psnr=False, frames=None, shortest=Fals
     offset : int
         Skip this many leading frames of `dist` (frames dropped or added by a codec).
     workers : int or None
-        Threads in all. With several frames, frames are scored in parallel,
-        one thread each. The scores do not depend on it.
+        Threads in all. Frames are scored in parallel, one thread each, while
+        the frames in flight stay under 96 MiB (both videos); threads left
+        over share each frame. The scores do not depend on it.
     progress : callable, optional
         ``progress(done, total)`` in the calling thread after each frame;
         `total` is None where the frame count is unknown until the end.
