@@ -92,10 +92,10 @@ def _sum_squared_differences(image0, image1, float_type, n_threads):
 
 def _mse(image0, image1, workers):
     float_type = _float_type(image0.dtype, image1.dtype)
+    n_threads = resolve_workers(workers)
     n = image0.size
     if n == 0:
         return _numpy_mse(image0, image1, float_type)
-    n_threads = resolve_workers(workers)
     small_ints = {image0.dtype.str[1:], image1.dtype.str[1:]} <= _SMALL_INTS
     n_threads = max(1, min(n_threads, n // (_INT_PER_THREAD if small_ints else _FLOAT_PER_THREAD)))
     total, exact = _sum_squared_differences(image0, image1, float_type, n_threads)
