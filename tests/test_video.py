@@ -334,3 +334,16 @@ def test_fuzzed_y4m_headers_raise_value_errors(tmp_path):
                 assert all(p.size for p in frame)
 
     check()
+
+
+def test_scores_pickle_and_to_dict(clip):
+    import json
+    import pickle
+    scores = video_ssim(clip / "ref.y4m", clip / "dist.y4m", preset="ffmpeg", psnr=True,
+                        frames=3)
+    again = pickle.loads(pickle.dumps(scores))
+    assert np.array_equal(again.all, scores.all) and again.mean == scores.mean
+    d = json.loads(json.dumps(scores.to_dict()))
+    assert [r["frame"] for r in d["frames"]] == [0, 1, 2]
+    assert set(d["mean"]) >= {"y", "u", "v", "all", "psnr_y", "psnr_all"}
+    assert d["settings"]["definition"] == "ffmpeg" and d["settings"]["width"] == 96
