@@ -7,6 +7,7 @@ of a memory map of that frame alone, so memory stays bounded by the frames a
 caller keeps, whatever the length of the file. Compressed videos (.mp4, .mkv,
 .webm, ...) are decoded by PyAV, the optional extra ``ssimfast[video]``.
 """
+import mmap
 import os
 import re
 from fractions import Fraction
@@ -43,6 +44,7 @@ VIDEO_SUFFIXES = (".y4m", ".yuv", ".raw", ".mp4", ".mkv", ".webm", ".mov", ".avi
                   ".hevc", ".av1", ".obu", ".flv", ".ogv", ".nut")
 
 _Y4M_MAGIC = b"YUV4MPEG2"
+_POSIX = hasattr(mmap, "MAP_SHARED")
 _Y4M_HEADER_MAX = 4096  # longer stream or frame headers are not Y4M files
 _RAW_SUFFIXES = (".yuv", ".raw")
 
@@ -156,9 +158,16 @@ class _MappedReader(VideoReader):
         if not -self.n_frames <= i < self.n_frames:
             raise IndexError(f"frame {i} out of range: {self.path} has {self.n_frames} frames")
         offset = self._offsets[i]
-        # Plain ndarray views; the map lives as long as one of them does.
-        data = np.asarray(np.memmap(self._file, dtype=self.dtype, mode="r", offset=offset,
-                                    shape=(self.frame_bytes // self.dtype.itemsize,)))
+        start = offset - offset % mmap.ALLOCATIONGRANULARITY
+        # MAP_POPULATE (Linux) maps the frame's pages in one call, rather than
+        # one page fault at a time as the kernels first touch them.
+        flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0) if _POSIX else None
+        kwargs = {"flags": flags, "prot": mmap.PROT_READ} if _POSIX else {"access": mmap.ACCESS_READ}
+        m = mmap.mmap(self._file.fileno(), offset - start + self.frame_bytes, offset=start,
+                      **kwargs)
+        # Plain ndarray views (read-only); the map lives as long as one of them does.
+        data = np.frombuffer(m, dtype=self.dtype, count=self.frame_bytes // self.dtype.itemsize,
+                             offset=offset - start)
         planes, start = [], 0
         for h, w in self.plane_shapes:
             planes.append(data[start:start + h * w].reshape(h, w))

@@ -64,8 +64,8 @@ def test_planes_are_views_of_a_memory_map(clip):
     with open_video(clip / "ref.y4m") as reader:
         y, u, v = reader.frame(3)
     base = y
-    while getattr(base, "base", None) is not None and not isinstance(base, mmap.mmap):
-        base = base.base
+    while not isinstance(base, mmap.mmap):
+        base = base.obj if isinstance(base, memoryview) else base.base
     assert isinstance(base, mmap.mmap)
     assert not y.flags.writeable and not y.flags.owndata
 
