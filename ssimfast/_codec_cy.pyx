@@ -379,14 +379,6 @@ cdef inline int64_t _block_sums_16(const uint16_t[:, ::1] a, const uint16_t[:, :
     return sse
 
 
-cdef inline float _end1_8(int32_t s1, int32_t s2, int32_t ss, int32_t s12) noexcept nogil:
-    cdef int32_t vars = ss * 64 - s1 * s1 - s2 * s2
-    cdef int32_t covar = s12 * 64 - s1 * s2
-    cdef float num = <float> (2 * s1 * s2 + 416) * <float> (2 * covar + 235963)
-    cdef float den = <float> (s1 * s1 + s2 * s2 + 416) * <float> (vars + 235963)
-    return num / den
-
-
 cdef inline float _end1_16(int64_t s1, int64_t s2, int64_t ss, int64_t s12,
                            int64_t c1, int64_t c2) noexcept nogil:
     cdef int64_t vars = ss * 64 - s1 * s1 - s2 * s2
@@ -399,30 +391,68 @@ cdef inline float _end1_16(int64_t s1, int64_t s2, int64_t ss, int64_t s12,
 # A row of windows: window i is blocks i and i + 1 of the two block rows.
 # (Storing the sums as four arrays and the window values in a buffer first,
 # for the compiler to vectorise, was measured slower.)
-cdef inline float _window_8(const int32_t* s0, const int32_t* s1, Py_ssize_t i) noexcept nogil:
-    return _end1_8(s0[4 * i] + s0[4 * i + 4] + s1[4 * i] + s1[4 * i + 4],
-                   s0[4 * i + 1] + s0[4 * i + 5] + s1[4 * i + 1] + s1[4 * i + 5],
-                   s0[4 * i + 2] + s0[4 * i + 6] + s1[4 * i + 2] + s1[4 * i + 6],
-                   s0[4 * i + 3] + s0[4 * i + 7] + s1[4 * i + 3] + s1[4 * i + 7])
+# x86's ssim_end_line: four double lanes, window i in lane i % 4, then
+# (l0 + l2) + (l1 + l3). SSE2 for four windows at a time, as FFmpeg's SSE4
+# code: the sums fit in 16 bits (s1, s2 <= 64 * 255), so pmaddwd gives their
+# exact 32-bit products; the four factors go to float, then mul, mul, div.
+cdef extern from *:
+    """
+    static double ssimfast_end_row_8(const int32_t *t, const int32_t *u, ptrdiff_t n)
+    {
+        double lane[4] = {0.0, 0.0, 0.0, 0.0};
+        ptrdiff_t i = 0;
+    #ifdef SSIMFAST_HAVE_SSE2
+        const __m128i c1 = _mm_set1_epi32(416), c2 = _mm_set1_epi32(235963);
+        __m128d acc01 = _mm_setzero_pd(), acc23 = _mm_setzero_pd();
+        for (; i + 4 <= n; i += 4) {
+            __m128 w[4];
+            for (int j = 0; j < 4; j++) {
+                const int32_t *tp = t + 4 * (i + j), *up = u + 4 * (i + j);
+                __m128i x = _mm_add_epi32(
+                    _mm_add_epi32(_mm_loadu_si128((const __m128i *)tp),
+                                  _mm_loadu_si128((const __m128i *)(tp + 4))),
+                    _mm_add_epi32(_mm_loadu_si128((const __m128i *)up),
+                                  _mm_loadu_si128((const __m128i *)(up + 4))));
+                w[j] = _mm_castsi128_ps(x);
+            }
+            _MM_TRANSPOSE4_PS(w[0], w[1], w[2], w[3]);
+            __m128i s1 = _mm_castps_si128(w[0]), s2 = _mm_castps_si128(w[1]);
+            __m128i ss = _mm_castps_si128(w[2]), s12 = _mm_castps_si128(w[3]);
+            __m128i s1s2 = _mm_madd_epi16(s1, s2);
+            __m128i s1s1 = _mm_madd_epi16(s1, s1), s2s2 = _mm_madd_epi16(s2, s2);
+            __m128i vars = _mm_sub_epi32(_mm_sub_epi32(_mm_slli_epi32(ss, 6), s1s1), s2s2);
+            __m128i covar = _mm_sub_epi32(_mm_slli_epi32(s12, 6), s1s2);
+            __m128 num = _mm_mul_ps(_mm_cvtepi32_ps(_mm_add_epi32(_mm_add_epi32(s1s2, s1s2), c1)),
+                                    _mm_cvtepi32_ps(_mm_add_epi32(_mm_add_epi32(covar, covar), c2)));
+            __m128 den = _mm_mul_ps(_mm_cvtepi32_ps(_mm_add_epi32(_mm_add_epi32(s1s1, s2s2), c1)),
+                                    _mm_cvtepi32_ps(_mm_add_epi32(vars, c2)));
+            __m128 v = _mm_div_ps(num, den);
+            acc01 = _mm_add_pd(acc01, _mm_cvtps_pd(v));
+            acc23 = _mm_add_pd(acc23, _mm_cvtps_pd(_mm_movehl_ps(v, v)));
+        }
+        _mm_storeu_pd(lane, acc01);
+        _mm_storeu_pd(lane + 2, acc23);
+    #endif
+        for (; i < n; i++) {
+            const int32_t *tp = t + 4 * i, *up = u + 4 * i;
+            int32_t s1 = tp[0] + tp[4] + up[0] + up[4];
+            int32_t s2 = tp[1] + tp[5] + up[1] + up[5];
+            int32_t ss = tp[2] + tp[6] + up[2] + up[6];
+            int32_t s12 = tp[3] + tp[7] + up[3] + up[7];
+            int32_t vars = ss * 64 - s1 * s1 - s2 * s2;
+            int32_t covar = s12 * 64 - s1 * s2;
+            float num = (float)(2 * s1 * s2 + 416) * (float)(2 * covar + 235963);
+            float den = (float)(s1 * s1 + s2 * s2 + 416) * (float)(vars + 235963);
+            lane[i % 4] += (double)(num / den);
+        }
+        return (lane[0] + lane[2]) + (lane[1] + lane[3]);
+    }
+    """
+    double ssimfast_end_row_8(const int32_t* t, const int32_t* u, Py_ssize_t n) noexcept nogil
 
 
-cdef double _end_row_8(const int32_t* s0, const int32_t* s1, Py_ssize_t n) noexcept nogil:
-    # x86's ssim_end_line: four double lanes, window i in lane i % 4.
-    cdef double l0 = 0.0, l1 = 0.0, l2 = 0.0, l3 = 0.0
-    cdef Py_ssize_t i = 0
-    while i + 4 <= n:
-        l0 = l0 + <double> _window_8(s0, s1, i)
-        l1 = l1 + <double> _window_8(s0, s1, i + 1)
-        l2 = l2 + <double> _window_8(s0, s1, i + 2)
-        l3 = l3 + <double> _window_8(s0, s1, i + 3)
-        i = i + 4
-    if i < n:
-        l0 = l0 + <double> _window_8(s0, s1, i)
-    if i + 1 < n:
-        l1 = l1 + <double> _window_8(s0, s1, i + 1)
-    if i + 2 < n:
-        l2 = l2 + <double> _window_8(s0, s1, i + 2)
-    return (l0 + l2) + (l1 + l3)
+cdef inline double _end_row_8(const int32_t* s0, const int32_t* s1, Py_ssize_t n) noexcept nogil:
+    return ssimfast_end_row_8(s0, s1, n)
 
 
 cdef double _end_row_16(const int64_t* s0, const int64_t* s1, Py_ssize_t n,
