@@ -82,7 +82,8 @@ def _check_pair(ref, dist):
     if a is None or b is None:
         return
     if (a.width, a.height) != (b.width, b.height):
-        raise ValueError(f"the videos differ in size: {a.path} is {a.width}x{a.height} but {b.path} is {b.width}x{b.height}")
+        raise ValueError(f"the videos differ in size: {a.path} is {a.width}x{a.height} "
+                         f"but {b.path} is {b.width}x{b.height}")
     if a.bits != b.bits:
         raise ValueError(f"the videos differ in bit depth: {a.path} is {a.bits}-bit "
                          f"({a.pix_fmt}) but {b.path} is {b.bits}-bit ({b.pix_fmt})")
@@ -118,7 +119,9 @@ def _count(ref, dist, frames, shortest, offset):
 def _bits_of(planes, bits):
     dtype = planes[0].dtype
     if dtype == np.uint8:
-        return 8 if bits is None else bits
+        if bits not in (None, 8):
+            raise ValueError(f"bits={bits} but the planes are uint8 (8-bit)")
+        return 8
     if dtype == np.uint16:
         return bits  # None: unknown depth, 16-bit range
     raise TypeError(f"video planes must be uint8 or uint16 (FFmpeg's planar formats), got {dtype}")
