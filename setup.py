@@ -127,7 +127,8 @@ class BuildExt(build_ext):
             variants = [name for name, flags in X86_VARIANTS.items()
                         if _compiles(self.compiler, "int main(void){return 0;}\n", flags) is not None]
         self.extensions = [e for e in self.extensions
-                           if e.name == "ssimfast._ssim_cy" or e.name[len("ssimfast._ssim_"):] in variants]
+                           if e.name in ("ssimfast._ssim_cy", "ssimfast._codec_cy")
+                           or e.name[len("ssimfast._ssim_"):] in variants]
         print("ssimfast: building kernels for " + ("this CPU" if native else
               ", ".join(["the baseline"] + variants)))
 
@@ -174,6 +175,10 @@ extensions = [
     )
     for name in ["ssimfast._ssim_cy"] + [f"ssimfast._ssim_{v}" for v in X86_VARIANTS]
 ]
+# PSNR/MSE and FFmpeg's SSIM: one small module, the same flags, no variants.
+extensions.append(Extension("ssimfast._codec_cy", ["ssimfast/_codec_cy.pyx"],
+                            include_dirs=[np.get_include()],
+                            define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]))
 
 setup(
     ext_modules=cythonize(

@@ -28,9 +28,12 @@ ssim = structural_similarity
 _LAZY = {"show_config": "_config", "bench": "_bench", "ssim_batch": "_batch",
          "ms_ssim": "_msssim", "PRESETS": "_presets", "settings": "_structural_similarity",
          "open_memmap": "_tiles", "ssim_tiled": "_tiles", "SSIMReport": "_report",
-         "report": "_report"}
+         "report": "_report", "mean_squared_error": "_psnr",
+         "peak_signal_noise_ratio": "_psnr", "video_ssim": "_video_ssim",
+         "open_video": "_video"}
 
 __all__ = ["structural_similarity", "ssim", "ms_ssim", "settings", "PRESETS", "ssim_batch", "ssim_tiled", "open_memmap", "report", "SSIMReport", "show_config", "bench",
+           "mean_squared_error", "peak_signal_noise_ratio", "video_ssim", "open_video",
            "__version__"]
 
 

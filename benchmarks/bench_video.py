@@ -1,0 +1,230 @@
+"""ssimfast.video_ssim against FFmpeg's ssim and psnr filters, on the same Y4M files.
+
+    python benchmarks/bench_video.py                 # 1920x1080 and 3840x2160, 300 frames
+    python benchmarks/bench_video.py --quick         # 30 frames each: under 2 minutes
+    python benchmarks/bench_video.py --frames 60 --sizes 1920x1080
+
+The files: FFmpeg's testsrc2 (4:2:0, 8-bit) as the reference and an H.264
+encode of it (x264 ultrafast, CRF 32) decoded back as the distorted video, both
+Y4M, in --dir (a temporary directory unless given; kept with --keep). Both are
+read once before timing, so every run reads them from the page cache.
+
+Every run is end to end in its own process (reading, scoring, the means), at
+--threads threads (2): FFmpeg with -threads/-filter_threads/-filter_complex_threads,
+ssimfast with workers=. Times: FFmpeg's own -benchmark real time (its run
+without process start-up), ssimfast's from opening the files to the result
+(without the interpreter's start-up, which the JSON also gives). Memory: the
+child's peak RSS (wait4); for ssimfast also beyond the interpreter (peak minus
+the RSS after importing ssimfast). Median of --repeat runs.
+
+Targets (issue 17): ssimfast's FFmpeg definition >= 1.5x FFmpeg's ssim fps;
+the default (scikit-image) definition >= FFmpeg's ssim fps; psnr=True adds
+under 10 %; 3840x2160 under 200 MiB beyond the interpreter.
+Results: benchmarks/results/video.json (with the load average) and a markdown table.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+CHILD = r"""
+import json, sys, time
+t0 = time.perf_counter()
+import ssimfast
+def status(key):
+    with open("/proc/self/status") as f:
+        return next(int(l.split()[1]) for l in f if l.startswith(key + ":")) * 1024
+base = status("VmRSS")
+a, b, preset, psnr, workers = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "1", int(sys.argv[5])
+t1 = time.perf_counter()
+s = ssimfast.video_ssim(a, b, preset=None if preset == "skimage" else preset, psnr=psnr,
+                        workers=workers)
+t2 = time.perf_counter()
+print(json.dumps({"seconds": t2 - t1, "startup": t1 - t0, "frames": len(s),
+                  "base_rss": base, "peak_rss": status("VmHWM"),
+                  "mean": {k: v for k, v in s.mean.items() if not k.startswith("mse")}}))
+"""
+
+
+def ffmpeg_exe():
+    try:
+        import imageio_ffmpeg
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except (ImportError, RuntimeError):
+        exe = shutil.which("ffmpeg")
+        if exe is None:
+            sys.exit("bench_video needs FFmpeg: pip install imageio-ffmpeg (or put ffmpeg on PATH)")
+        return exe
+
+
+def run(cmd):
+    """(stdout, stderr, peak RSS in bytes, wall seconds) of a child process."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak RSS
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if proc.returncode:
+        raise SystemExit(f"failed ({proc.returncode}): {' '.join(map(str, cmd))}\n{stderr[-2000:]}")
+    return stdout, stderr, usage.ru_maxrss * 1024, wall
+
+
+def make_files(exe, width, height, frames, directory):
+    ref = directory / f"ref_{width}x{height}_{frames}.y4m"
+    dist = directory / f"dist_{width}x{height}_{frames}.y4m"
+    if not (ref.exists() and dist.exists()):
+        base = [exe, "-v", "error", "-nostdin", "-y"]
+        subprocess.run(base + ["-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate=30",
+                               "-frames", str(frames), "-pix_fmt", "yuv420p", str(ref)], check=True)
+        mp4 = directory / f"dist_{width}x{height}_{frames}.mp4"
+        subprocess.run(base + ["-i", str(ref), "-c:v", "libx264", "-preset", "ultrafast",
+                               "-crf", "32", str(mp4)], check=True)
+        subprocess.run(base + ["-i", str(mp4), "-pix_fmt", "yuv420p", str(dist)], check=True)
+        mp4.unlink()
+    for path in (ref, dist):  # into the page cache
+        with open(path, "rb") as f:
+            while f.read(1 << 24):
+                pass
+    return ref, dist
+
+
+def time_ffmpeg(exe, ref, dist, filt, threads):
+    out, err, peak, wall = run(
+        [exe, "-hide_banner", "-nostdin", "-benchmark", "-threads", str(threads),
+         "-filter_threads", str(threads), "-filter_complex_threads", str(threads),
+         "-i", str(ref), "-i", str(dist), "-lavfi", filt, "-f", "null", "-"])
+    rtime = float(re.search(r"rtime=([0-9.]+)s", err).group(1))
+    line = re.search(rf"({filt.upper()} .*)", err).group(1)
+    return {"seconds": rtime, "wall": wall, "peak_rss": peak, "summary": line}
+
+
+def time_ssimfast(ref, dist, preset, psnr, threads):
+    out, err, peak, wall = run([sys.executable, "-c", CHILD, str(ref), str(dist), preset,
+                                "1" if psnr else "0", str(threads)])
+    result = json.loads(out)
+    result["wall"] = wall
+    return result
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--frames", type=int, default=None, help="frames per video (default 300)")
+    parser.add_argument("--quick", action="store_true", help="30 frames, 2 runs each")
+    parser.add_argument("--sizes", default="1920x1080,3840x2160", help="WxH,WxH,...")
+    parser.add_argument("--threads", type=int, default=2, help="threads for both (default 2)")
+    parser.add_argument("--repeat", type=int, default=None, help="runs per case, median (default 3)")
+    parser.add_argument("--dir", default=None, help="where the Y4M files go (default: a temp dir)")
+    parser.add_argument("--keep", action="store_true", help="keep the Y4M files")
+    parser.add_argument("--json", default=str(HERE / "results" / "video.json"))
+    args = parser.parse_args(argv)
+    frames = args.frames or (30 if args.quick else 300)
+    repeat = args.repeat or (2 if args.quick else 3)
+    sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")]
+    exe = ffmpeg_exe()
+    sys.path.insert(0, str(ROOT))
+    import ssimfast
+
+    directory = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="bench_video_"))
+    directory.mkdir(parents=True, exist_ok=True)
+    info = {
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "python": platform.python_version(), "ssimfast": ssimfast.__version__,
+        "ffmpeg": subprocess.run([exe, "-version"], capture_output=True, text=True)
+        .stdout.splitlines()[0],
+        "cpu_count": os.cpu_count(), "threads": args.threads, "frames": frames,
+        "repeat": repeat, "load_average_start": os.getloadavg(),
+    }
+    cases = [("ffmpeg ssim filter", "ffmpeg", "ssim", None),
+             ("ffmpeg psnr filter", "ffmpeg", "psnr", None),
+             ("ssimfast preset=ffmpeg", "ssimfast", "ffmpeg", False),
+             ("ssimfast preset=ffmpeg, psnr", "ssimfast", "ffmpeg", True),
+             ("ssimfast default (skimage)", "ssimfast", "skimage", False),
+             ("ssimfast default, psnr", "ssimfast", "skimage", True)]
+    results = []
+    try:
+        for width, height in sizes:
+            print(f"{width}x{height}: making {frames} frames ...", file=sys.stderr)
+            ref, dist = make_files(exe, width, height, frames, directory)
+            for label, tool, what, psnr in cases:
+                runs = []
+                for _ in range(repeat):
+                    if tool == "ffmpeg":
+                        runs.append(time_ffmpeg(exe, ref, dist, what, args.threads))
+                    else:
+                        runs.append(time_ssimfast(ref, dist, what, psnr, args.threads))
+                seconds = statistics.median(r["seconds"] for r in runs)
+                row = {"size": f"{width}x{height}", "case": label, "fps": frames / seconds,
+                       "seconds": seconds, "runs": runs}
+                if tool == "ssimfast":
+                    row["extra_mib"] = max(r["peak_rss"] - r["base_rss"] for r in runs) / 2**20
+                row["peak_mib"] = max(r["peak_rss"] for r in runs) / 2**20
+                results.append(row)
+                print(f"  {label}: {row['fps']:.0f} fps", file=sys.stderr)
+    finally:
+        if not (args.keep or args.dir):
+            shutil.rmtree(directory, ignore_errors=True)
+    info["load_average_end"] = os.getloadavg()
+    report = {"info": info, "results": results, "targets": targets(results)}
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    with open(args.json, "w") as f:
+        json.dump(report, f, indent=1)
+    print(format_table(report))
+
+
+def targets(results):
+    """The issue's targets, per size, from the medians."""
+    out = {}
+    for size in sorted({r["size"] for r in results}):
+        fps = {r["case"]: r["fps"] for r in results if r["size"] == size}
+        extra = {r["case"]: r.get("extra_mib") for r in results if r["size"] == size}
+        ff = fps["ffmpeg ssim filter"]
+        out[size] = {
+            "ffmpeg definition / FFmpeg ssim (>= 1.5)": fps["ssimfast preset=ffmpeg"] / ff,
+            "default definition / FFmpeg ssim (>= 1.0)": fps["ssimfast default (skimage)"] / ff,
+            "psnr cost, ffmpeg definition (< 10 %)":
+                100 * (fps["ssimfast preset=ffmpeg"] / fps["ssimfast preset=ffmpeg, psnr"] - 1),
+            "psnr cost, default definition (< 10 %)":
+                100 * (fps["ssimfast default (skimage)"] / fps["ssimfast default, psnr"] - 1),
+            "peak MiB beyond the interpreter (< 200)": max(v for v in extra.values() if v is not None),
+        }
+    return out
+
+
+def format_table(report):
+    info = report["info"]
+    lines = [f"# bench_video, {info['date']}", "",
+             f"{info['ffmpeg']}; ssimfast {info['ssimfast']}; {info['threads']} threads each; "
+             f"{info['frames']} frames 4:2:0 8-bit Y4M; median of {info['repeat']} runs; "
+             f"load average {' '.join(f'{x:.1f}' for x in info['load_average_start'])} at the start, "
+             f"{' '.join(f'{x:.1f}' for x in info['load_average_end'])} at the end "
+             f"({info['cpu_count']} CPUs)", "",
+             "| size | run | fps | peak RSS MiB | beyond interpreter MiB |",
+             "|---|---|---:|---:|---:|"]
+    for r in report["results"]:
+        extra = f"{r['extra_mib']:.0f}" if "extra_mib" in r else ""
+        lines.append(f"| {r['size']} | {r['case']} | {r['fps']:.0f} | {r['peak_mib']:.0f} | {extra} |")
+    lines += ["", "| size | target | value |", "|---|---|---:|"]
+    for size, t in report["targets"].items():
+        for name, value in t.items():
+            lines.append(f"| {size} | {name} | {value:.2f} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

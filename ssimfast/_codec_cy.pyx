@@ -1,0 +1,548 @@
+"""Compiled kernels of the codec metrics: sums of squared differences (MSE,
+PSNR) and FFmpeg's SSIM (x264's definition). Kept apart from the SSIM kernels
+(_kernels.pxi): they share no code, and this module builds in seconds.
+
+The Python layer (_psnr.py, _ffmpeg.py) checks shapes, dtypes and sizes; each
+entry point here still checks what a wrong call could crash on, then computes
+with the GIL released. Results never depend on the number of threads: partial
+sums are combined in a fixed order after the parallel loop."""
+import numpy as np
+
+from cython.parallel cimport prange
+from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
+from libc.stdlib cimport free, malloc
+
+ctypedef fused small_int_t:
+    uint8_t
+    int8_t
+    uint16_t
+    int16_t
+    int32_t
+
+ctypedef fused as_double_t:
+    double
+    int32_t
+    uint32_t
+    int64_t
+    uint64_t
+
+ctypedef fused plane_t:
+    uint8_t
+    uint16_t
+
+
+# ---------------------------------------------------------------------------
+# Sums of squared differences
+# ---------------------------------------------------------------------------
+
+# Elements per parallel piece of the integer sums: squares of differences of
+# 16-bit values are < 2**34, so a piece's uint64 sum cannot wrap.
+cdef Py_ssize_t INT_PIECE = 1 << 20
+
+
+def sq_diff_sum_int(const small_int_t[::1] x, const small_int_t[::1] y, int n_threads):
+    """Exact sum of (x - y)**2 as a Python int. x and y hold values of at most
+    16 bits (int32 only for values converted from smaller types)."""
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"sq_diff_sum_int: x has {x.shape[0]} elements, y {y.shape[0]}")
+    cdef Py_ssize_t n = x.shape[0]
+    cdef Py_ssize_t n_pieces = (n + INT_PIECE - 1) // INT_PIECE
+    partial = np.zeros(max(n_pieces, 1), dtype=np.uint64)
+    cdef uint64_t[::1] out = partial
+    cdef Py_ssize_t p, i, start, stop, j, block
+    cdef uint64_t total
+    cdef uint32_t small
+    cdef int64_t d
+    n_threads = max(1, min(n_threads, n_pieces))
+    with nogil:
+        for p in prange(n_pieces, num_threads=n_threads, schedule="dynamic"):
+            start = p * INT_PIECE
+            stop = min(n, start + INT_PIECE)
+            total = 0
+            if small_int_t is uint8_t or small_int_t is int8_t:
+                # 8-bit squares are < 2**16: blocks of 2**15 sum in 32 bits,
+                # which the compiler vectorises well.
+                j = start
+                while j < stop:
+                    block = min(stop, j + 32768)
+                    small = 0
+                    for i in range(j, block):
+                        small = small + <uint32_t> ((<int32_t> x[i] - <int32_t> y[i])
+                                                    * (<int32_t> x[i] - <int32_t> y[i]))
+                    total = total + small
+                    j = block
+            else:
+                for i in range(start, stop):
+                    d = <int64_t> x[i] - <int64_t> y[i]
+                    total = total + <uint64_t> (d * d)
+            out[p] = total
+    return sum(partial.tolist())
+
+
+# NumPy's pairwise summation (numpy/_core/src/umath/loops_utils.h.src): below 8
+# elements a plain loop, up to 128 eight accumulators, else split in two halves
+# (the first a multiple of 8). scikit-image sums the squared differences with
+# np.mean, so the same tree gives the same rounding, bit for bit.
+cdef double _pairwise(const as_double_t* x, const as_double_t* y, Py_ssize_t n) noexcept nogil:
+    cdef double r0, r1, r2, r3, r4, r5, r6, r7, res, d
+    cdef Py_ssize_t i, n2
+    if n < 8:
+        res = 0.0
+        for i in range(n):
+            d = <double> x[i] - <double> y[i]
+            res = res + d * d
+        return res
+    if n <= 128:
+        d = <double> x[0] - <double> y[0]; r0 = d * d
+        d = <double> x[1] - <double> y[1]; r1 = d * d
+        d = <double> x[2] - <double> y[2]; r2 = d * d
+        d = <double> x[3] - <double> y[3]; r3 = d * d
+        d = <double> x[4] - <double> y[4]; r4 = d * d
+        d = <double> x[5] - <double> y[5]; r5 = d * d
+        d = <double> x[6] - <double> y[6]; r6 = d * d
+        d = <double> x[7] - <double> y[7]; r7 = d * d
+        i = 8
+        while i < n - (n % 8):
+            d = <double> x[i] - <double> y[i]; r0 = r0 + d * d
+            d = <double> x[i + 1] - <double> y[i + 1]; r1 = r1 + d * d
+            d = <double> x[i + 2] - <double> y[i + 2]; r2 = r2 + d * d
+            d = <double> x[i + 3] - <double> y[i + 3]; r3 = r3 + d * d
+            d = <double> x[i + 4] - <double> y[i + 4]; r4 = r4 + d * d
+            d = <double> x[i + 5] - <double> y[i + 5]; r5 = r5 + d * d
+            d = <double> x[i + 6] - <double> y[i + 6]; r6 = r6 + d * d
+            d = <double> x[i + 7] - <double> y[i + 7]; r7 = r7 + d * d
+            i = i + 8
+        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+        while i < n:
+            d = <double> x[i] - <double> y[i]
+            res = res + d * d
+            i = i + 1
+        return res
+    n2 = n // 2
+    n2 = n2 - n2 % 8
+    return _pairwise(x, y, n2) + _pairwise(x + n2, y + n2, n - n2)
+
+
+# The same for float32 input: scikit-image squares in float32, and np.mean's
+# cast to float64 goes through buffers of 8192 elements, each summed pairwise,
+# the buffer sums added in order.
+cdef double _pairwise_f32(const float* x, const float* y, Py_ssize_t n) noexcept nogil:
+    cdef double res
+    cdef float d
+    cdef Py_ssize_t i, j, n2
+    cdef double r[8]
+    if n < 8:
+        res = 0.0
+        for i in range(n):
+            d = x[i] - y[i]
+            res = res + <double> (d * d)
+        return res
+    if n <= 128:
+        for j in range(8):
+            d = x[j] - y[j]
+            r[j] = <double> (d * d)
+        i = 8
+        while i < n - (n % 8):
+            for j in range(8):
+                d = x[i + j] - y[i + j]
+                r[j] = r[j] + <double> (d * d)
+            i = i + 8
+        res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+        while i < n:
+            d = x[i] - y[i]
+            res = res + <double> (d * d)
+            i = i + 1
+        return res
+    n2 = n // 2
+    n2 = n2 - n2 % 8
+    return _pairwise_f32(x, y, n2) + _pairwise_f32(x + n2, y + n2, n - n2)
+
+
+# The pairwise tree cut at this depth gives up to 2**6 subtrees, summed in
+# parallel and then combined along the tree as NumPy would.
+cdef enum:
+    TREE_DEPTH = 6
+    N_LEAVES = 64
+
+
+cdef Py_ssize_t _leaves(Py_ssize_t start, Py_ssize_t n, int depth,
+                        Py_ssize_t* starts, Py_ssize_t* sizes, Py_ssize_t k) noexcept nogil:
+    cdef Py_ssize_t n2
+    if depth == 0 or n <= 128:
+        starts[k] = start
+        sizes[k] = n
+        return k + 1
+    n2 = n // 2
+    n2 = n2 - n2 % 8
+    k = _leaves(start, n2, depth - 1, starts, sizes, k)
+    return _leaves(start + n2, n - n2, depth - 1, starts, sizes, k)
+
+
+cdef double _combine(Py_ssize_t n, int depth, const double* sums, Py_ssize_t* k) noexcept nogil:
+    cdef Py_ssize_t n2
+    cdef double left
+    if depth == 0 or n <= 128:
+        k[0] = k[0] + 1
+        return sums[k[0] - 1]
+    n2 = n // 2
+    n2 = n2 - n2 % 8
+    left = _combine(n2, depth - 1, sums, k)
+    return left + _combine(n - n2, depth - 1, sums, k)
+
+
+def sq_diff_sum_float64(const as_double_t[::1] x, const as_double_t[::1] y, int n_threads):
+    """Sum of (float64(x) - float64(y))**2, in np.mean's (pairwise) order."""
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"sq_diff_sum_float64: x has {x.shape[0]} elements, y {y.shape[0]}")
+    cdef Py_ssize_t n = x.shape[0]
+    if n == 0:
+        return 0.0
+    cdef Py_ssize_t starts[N_LEAVES]
+    cdef Py_ssize_t sizes[N_LEAVES]
+    cdef double sums[N_LEAVES]
+    cdef Py_ssize_t n_leaves, k = 0, leaf
+    cdef double total
+    with nogil:
+        n_leaves = _leaves(0, n, TREE_DEPTH, starts, sizes, 0)
+        for leaf in prange(n_leaves, num_threads=max(1, min(n_threads, n_leaves)),
+                           schedule="dynamic"):
+            sums[leaf] = _pairwise(&x[0] + starts[leaf], &y[0] + starts[leaf], sizes[leaf])
+        total = _combine(n, TREE_DEPTH, sums, &k)
+    return total
+
+
+cdef Py_ssize_t F32_BUFFER = 8192
+
+
+def sq_diff_sum_float32(const float[::1] x, const float[::1] y, int n_threads):
+    """Sum in float64 of float32 (x - y)**2, in np.mean's order for float32 input."""
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"sq_diff_sum_float32: x has {x.shape[0]} elements, y {y.shape[0]}")
+    cdef Py_ssize_t n = x.shape[0]
+    cdef Py_ssize_t n_buf = (n + F32_BUFFER - 1) // F32_BUFFER
+    if n == 0:
+        return 0.0
+    partial = np.empty(n_buf, dtype=np.float64)
+    cdef double[::1] out = partial
+    cdef Py_ssize_t b, start
+    cdef double total = 0.0
+    with nogil:
+        for b in prange(n_buf, num_threads=max(1, min(n_threads, n_buf)), schedule="static"):
+            start = b * F32_BUFFER
+            out[b] = _pairwise_f32(&x[0] + start, &y[0] + start, min(F32_BUFFER, n - start))
+        for b in range(n_buf):
+            total = total + out[b]
+    return total
+
+
+# ---------------------------------------------------------------------------
+# FFmpeg's SSIM (libavfilter/vf_ssim.c, from x264)
+# ---------------------------------------------------------------------------
+#
+# Sums over 4x4 blocks; each window is 2x2 blocks (8x8 pixels) on a 4-pixel
+# grid; the SSIM of a window comes from the four sums in integers and is
+# rounded to float as FFmpeg does. 8-bit planes: int32 sums and constants
+# 416 and 235963 (x86's ssim_end_line adds a row's window values in four
+# double lanes, i % 4, then (l0 + l2) + (l1 + l3)); deeper planes: int64 sums,
+# constants scaled by the bit depth, a row's values added in float. Rows are
+# added in double, in order; the plane's value is that sum over the number of
+# windows.
+
+# Block sums of block row z (s1, s2, ss, s12 of each 4x4 block, as FFmpeg's
+# ssim_4x4xn); returns the block row's sum of squared differences,
+# sum(ss - 2 * s12), for PSNR. 8-bit: SSE2 (every x86-64 CPU) for four blocks
+# at a time, as FFmpeg's own ssim_4x4_line does with SSSE3; the compiler's
+# vectorisation of the scalar loops below shuffles bytes more than it adds.
+cdef extern from *:
+    """
+    #include <stddef.h>
+    #include <stdint.h>
+    #if defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2)
+    #include <emmintrin.h>
+    #define SSIMFAST_HAVE_SSE2 1
+    /* Four blocks' sums from 4 rows of 16 pixels. */
+    static int64_t ssimfast_block_sums_8(const uint8_t *a, ptrdiff_t sa,
+                                         const uint8_t *b, ptrdiff_t sb,
+                                         ptrdiff_t bw, int32_t *sums)
+    {
+        const __m128i zero = _mm_setzero_si128(), ones = _mm_set1_epi16(1);
+        __m128i sse = _mm_setzero_si128();
+        ptrdiff_t k = 0;
+        int64_t total = 0;
+        for (; k + 4 <= bw; k += 4) {
+            __m128i s1lo = zero, s1hi = zero, s2lo = zero, s2hi = zero;
+            __m128i sslo = zero, sshi = zero, s12lo = zero, s12hi = zero;
+            for (int yy = 0; yy < 4; yy++) {
+                __m128i va = _mm_loadu_si128((const __m128i *)(a + yy * sa + 4 * k));
+                __m128i vb = _mm_loadu_si128((const __m128i *)(b + yy * sb + 4 * k));
+                __m128i alo = _mm_unpacklo_epi8(va, zero), ahi = _mm_unpackhi_epi8(va, zero);
+                __m128i blo = _mm_unpacklo_epi8(vb, zero), bhi = _mm_unpackhi_epi8(vb, zero);
+                s1lo = _mm_add_epi16(s1lo, alo);
+                s1hi = _mm_add_epi16(s1hi, ahi);
+                s2lo = _mm_add_epi16(s2lo, blo);
+                s2hi = _mm_add_epi16(s2hi, bhi);
+                sslo = _mm_add_epi32(sslo, _mm_add_epi32(_mm_madd_epi16(alo, alo),
+                                                         _mm_madd_epi16(blo, blo)));
+                sshi = _mm_add_epi32(sshi, _mm_add_epi32(_mm_madd_epi16(ahi, ahi),
+                                                         _mm_madd_epi16(bhi, bhi)));
+                s12lo = _mm_add_epi32(s12lo, _mm_madd_epi16(alo, blo));
+                s12hi = _mm_add_epi32(s12hi, _mm_madd_epi16(ahi, bhi));
+            }
+            /* Pairs of columns (lo: blocks k, k+1; hi: k+2, k+3) to blocks. */
+            #define SSIMFAST_PAIRS_TO_BLOCKS(lo, hi) _mm_add_epi32(                          \
+                _mm_castps_si128(_mm_shuffle_ps(_mm_castsi128_ps(lo), _mm_castsi128_ps(hi), \
+                                                _MM_SHUFFLE(2, 0, 2, 0))),                  \
+                _mm_castps_si128(_mm_shuffle_ps(_mm_castsi128_ps(lo), _mm_castsi128_ps(hi), \
+                                                _MM_SHUFFLE(3, 1, 3, 1))))
+            __m128 v1 = _mm_castsi128_ps(SSIMFAST_PAIRS_TO_BLOCKS(
+                _mm_madd_epi16(s1lo, ones), _mm_madd_epi16(s1hi, ones)));
+            __m128 v2 = _mm_castsi128_ps(SSIMFAST_PAIRS_TO_BLOCKS(
+                _mm_madd_epi16(s2lo, ones), _mm_madd_epi16(s2hi, ones)));
+            __m128i vss = SSIMFAST_PAIRS_TO_BLOCKS(sslo, sshi);
+            __m128i v12 = SSIMFAST_PAIRS_TO_BLOCKS(s12lo, s12hi);
+            #undef SSIMFAST_PAIRS_TO_BLOCKS
+            /* Each block's SSE is below 2**20: widen to 64 bits before adding up. */
+            __m128i d = _mm_sub_epi32(vss, _mm_add_epi32(v12, v12));
+            sse = _mm_add_epi64(sse, _mm_add_epi64(_mm_unpacklo_epi32(d, zero),
+                                                   _mm_unpackhi_epi32(d, zero)));
+            __m128 v3 = _mm_castsi128_ps(vss), v4 = _mm_castsi128_ps(v12);
+            _MM_TRANSPOSE4_PS(v1, v2, v3, v4);  /* to s1, s2, ss, s12 per block */
+            _mm_storeu_si128((__m128i *)(sums + 4 * k), _mm_castps_si128(v1));
+            _mm_storeu_si128((__m128i *)(sums + 4 * k + 4), _mm_castps_si128(v2));
+            _mm_storeu_si128((__m128i *)(sums + 4 * k + 8), _mm_castps_si128(v3));
+            _mm_storeu_si128((__m128i *)(sums + 4 * k + 12), _mm_castps_si128(v4));
+        }
+        {
+            int64_t halves[2];
+            _mm_storeu_si128((__m128i *)halves, sse);
+            total = halves[0] + halves[1];
+        }
+    #else
+    static int64_t ssimfast_block_sums_8(const uint8_t *a, ptrdiff_t sa,
+                                         const uint8_t *b, ptrdiff_t sb,
+                                         ptrdiff_t bw, int32_t *sums)
+    {
+        ptrdiff_t k = 0;
+        int64_t total = 0;
+    #endif
+        for (; k < bw; k++) {  /* the blocks left over, one at a time */
+            int32_t s1 = 0, s2 = 0, ss = 0, s12 = 0;
+            for (int yy = 0; yy < 4; yy++) {
+                for (int xx = 0; xx < 4; xx++) {
+                    int32_t p = a[yy * sa + 4 * k + xx], q = b[yy * sb + 4 * k + xx];
+                    s1 += p;
+                    s2 += q;
+                    ss += p * p + q * q;
+                    s12 += p * q;
+                }
+            }
+            sums[4 * k] = s1;
+            sums[4 * k + 1] = s2;
+            sums[4 * k + 2] = ss;
+            sums[4 * k + 3] = s12;
+            total += ss - 2 * s12;
+        }
+        return total;
+    }
+    """
+    int64_t ssimfast_block_sums_8(const uint8_t* a, Py_ssize_t sa, const uint8_t* b,
+                                  Py_ssize_t sb, Py_ssize_t bw, int32_t* sums) noexcept nogil
+
+
+cdef inline int64_t _block_sums_8(const uint8_t[:, ::1] a, const uint8_t[:, ::1] b,
+                                  Py_ssize_t z, Py_ssize_t bw, int32_t* sums) noexcept nogil:
+    return ssimfast_block_sums_8(&a[4 * z, 0], a.strides[0], &b[4 * z, 0], b.strides[0],
+                                 bw, sums)
+
+
+cdef inline int64_t _block_sums_16(const uint16_t[:, ::1] a, const uint16_t[:, ::1] b,
+                                   Py_ssize_t z, Py_ssize_t bw, int64_t* sums) noexcept nogil:
+    cdef Py_ssize_t k, yy, xx, col
+    cdef int64_t s1, s2, ss, s12, p, q
+    cdef int64_t sse = 0
+    for k in range(bw):
+        s1 = 0; s2 = 0; ss = 0; s12 = 0
+        for yy in range(4):
+            for xx in range(4):
+                col = 4 * k + xx
+                p = a[4 * z + yy, col]
+                q = b[4 * z + yy, col]
+                s1 = s1 + p
+                s2 = s2 + q
+                ss = ss + p * p + q * q
+                s12 = s12 + p * q
+        sums[4 * k] = s1
+        sums[4 * k + 1] = s2
+        sums[4 * k + 2] = ss
+        sums[4 * k + 3] = s12
+        sse = sse + ss - 2 * s12
+    return sse
+
+
+cdef inline float _end1_16(int64_t s1, int64_t s2, int64_t ss, int64_t s12,
+                           int64_t c1, int64_t c2) noexcept nogil:
+    cdef int64_t vars = ss * 64 - s1 * s1 - s2 * s2
+    cdef int64_t covar = s12 * 64 - s1 * s2
+    cdef float num = <float> (2 * s1 * s2 + c1) * <float> (2 * covar + c2)
+    cdef float den = <float> (s1 * s1 + s2 * s2 + c1) * <float> (vars + c2)
+    return num / den
+
+
+# A row of windows: window i is blocks i and i + 1 of the two block rows.
+# (Storing the sums as four arrays and the window values in a buffer first,
+# for the compiler to vectorise, was measured slower.)
+# x86's ssim_end_line: four double lanes, window i in lane i % 4, then
+# (l0 + l2) + (l1 + l3). SSE2 for four windows at a time, as FFmpeg's SSE4
+# code: the sums fit in 16 bits (s1, s2 <= 64 * 255), so pmaddwd gives their
+# exact 32-bit products; the four factors go to float, then mul, mul, div.
+cdef extern from *:
+    """
+    static double ssimfast_end_row_8(const int32_t *t, const int32_t *u, ptrdiff_t n)
+    {
+        double lane[4] = {0.0, 0.0, 0.0, 0.0};
+        ptrdiff_t i = 0;
+    #ifdef SSIMFAST_HAVE_SSE2
+        const __m128i c1 = _mm_set1_epi32(416), c2 = _mm_set1_epi32(235963);
+        __m128d acc01 = _mm_setzero_pd(), acc23 = _mm_setzero_pd();
+        for (; i + 4 <= n; i += 4) {
+            __m128 w[4];
+            for (int j = 0; j < 4; j++) {
+                const int32_t *tp = t + 4 * (i + j), *up = u + 4 * (i + j);
+                __m128i x = _mm_add_epi32(
+                    _mm_add_epi32(_mm_loadu_si128((const __m128i *)tp),
+                                  _mm_loadu_si128((const __m128i *)(tp + 4))),
+                    _mm_add_epi32(_mm_loadu_si128((const __m128i *)up),
+                                  _mm_loadu_si128((const __m128i *)(up + 4))));
+                w[j] = _mm_castsi128_ps(x);
+            }
+            _MM_TRANSPOSE4_PS(w[0], w[1], w[2], w[3]);
+            __m128i s1 = _mm_castps_si128(w[0]), s2 = _mm_castps_si128(w[1]);
+            __m128i ss = _mm_castps_si128(w[2]), s12 = _mm_castps_si128(w[3]);
+            __m128i s1s2 = _mm_madd_epi16(s1, s2);
+            __m128i s1s1 = _mm_madd_epi16(s1, s1), s2s2 = _mm_madd_epi16(s2, s2);
+            __m128i vars = _mm_sub_epi32(_mm_sub_epi32(_mm_slli_epi32(ss, 6), s1s1), s2s2);
+            __m128i covar = _mm_sub_epi32(_mm_slli_epi32(s12, 6), s1s2);
+            __m128 num = _mm_mul_ps(_mm_cvtepi32_ps(_mm_add_epi32(_mm_add_epi32(s1s2, s1s2), c1)),
+                                    _mm_cvtepi32_ps(_mm_add_epi32(_mm_add_epi32(covar, covar), c2)));
+            __m128 den = _mm_mul_ps(_mm_cvtepi32_ps(_mm_add_epi32(_mm_add_epi32(s1s1, s2s2), c1)),
+                                    _mm_cvtepi32_ps(_mm_add_epi32(vars, c2)));
+            __m128 v = _mm_div_ps(num, den);
+            acc01 = _mm_add_pd(acc01, _mm_cvtps_pd(v));
+            acc23 = _mm_add_pd(acc23, _mm_cvtps_pd(_mm_movehl_ps(v, v)));
+        }
+        _mm_storeu_pd(lane, acc01);
+        _mm_storeu_pd(lane + 2, acc23);
+    #endif
+        for (; i < n; i++) {
+            const int32_t *tp = t + 4 * i, *up = u + 4 * i;
+            int32_t s1 = tp[0] + tp[4] + up[0] + up[4];
+            int32_t s2 = tp[1] + tp[5] + up[1] + up[5];
+            int32_t ss = tp[2] + tp[6] + up[2] + up[6];
+            int32_t s12 = tp[3] + tp[7] + up[3] + up[7];
+            int32_t vars = ss * 64 - s1 * s1 - s2 * s2;
+            int32_t covar = s12 * 64 - s1 * s2;
+            float num = (float)(2 * s1 * s2 + 416) * (float)(2 * covar + 235963);
+            float den = (float)(s1 * s1 + s2 * s2 + 416) * (float)(vars + 235963);
+            lane[i % 4] += (double)(num / den);
+        }
+        return (lane[0] + lane[2]) + (lane[1] + lane[3]);
+    }
+    """
+    double ssimfast_end_row_8(const int32_t* t, const int32_t* u, Py_ssize_t n) noexcept nogil
+
+
+cdef inline double _end_row_8(const int32_t* s0, const int32_t* s1, Py_ssize_t n) noexcept nogil:
+    return ssimfast_end_row_8(s0, s1, n)
+
+
+cdef double _end_row_16(const int64_t* s0, const int64_t* s1, Py_ssize_t n,
+                        int64_t c1, int64_t c2) noexcept nogil:
+    # vf_ssim.c's ssim_endn_16bit adds a row in float, in order.
+    cdef float row = 0.0
+    cdef Py_ssize_t i
+    for i in range(n):
+        row = row + _end1_16(
+            s0[4 * i] + s0[4 * i + 4] + s1[4 * i] + s1[4 * i + 4],
+            s0[4 * i + 1] + s0[4 * i + 5] + s1[4 * i + 1] + s1[4 * i + 5],
+            s0[4 * i + 2] + s0[4 * i + 6] + s1[4 * i + 2] + s1[4 * i + 6],
+            s0[4 * i + 3] + s0[4 * i + 7] + s1[4 * i + 3] + s1[4 * i + 7],
+            c1, c2)
+    return <double> row
+
+
+# Window rows per parallel band: each band computes its first block row once
+# more than a serial pass would (1 in 16).
+cdef Py_ssize_t BAND = 16
+
+
+def ffmpeg_ssim_plane(const plane_t[:, ::1] a, const plane_t[:, ::1] b, int max_value,
+                      int n_threads):
+    """FFmpeg's SSIM of one plane pair (sum of window values / windows, as
+    vf_ssim.c). uint8 planes use FFmpeg's 8-bit path, uint16 its >8-bit path
+    with max_value = 2**bits - 1. Returns (ssim, sse): sse is the exact sum of
+    squared differences over the 4-aligned part (4 * (h // 4), 4 * (w // 4))."""
+    if a.shape[0] != b.shape[0] or a.shape[1] != b.shape[1]:
+        raise ValueError("ffmpeg_ssim_plane: the planes differ in shape")
+    if a.shape[0] < 8 or a.shape[1] < 8:
+        raise ValueError("ffmpeg_ssim_plane: planes need at least 8x8 pixels")
+    if not 1 <= max_value <= 65535:
+        raise ValueError(f"ffmpeg_ssim_plane: max_value must be in [1, 65535], got {max_value}")
+    if plane_t is uint8_t and max_value != 255:
+        raise ValueError("ffmpeg_ssim_plane: uint8 planes are 8-bit (max_value 255)")
+    cdef Py_ssize_t bw = a.shape[1] >> 2, bh = a.shape[0] >> 2
+    cdef Py_ssize_t n_win = bw - 1
+    cdef Py_ssize_t n_bands = (bh - 1 + BAND - 1) // BAND
+    # vf_ssim.c computes the constants in double and truncates (+ .5).
+    cdef int64_t c1 = <int64_t> (.01 * .01 * max_value * max_value * 64 + .5)
+    cdef int64_t c2 = <int64_t> (.03 * .03 * max_value * max_value * 64 * 63 + .5)
+    rows_arr = np.empty(bh, dtype=np.float64)
+    sse_arr = np.zeros(n_bands, dtype=np.int64)
+    cdef double[::1] rows = rows_arr
+    cdef int64_t[::1] sse = sse_arr
+    cdef Py_ssize_t band, y, y0, y1
+    cdef char* scratch
+    cdef void* buf0
+    cdef void* buf1
+    cdef void* tmp
+    cdef int64_t band_sse
+    cdef size_t item = sizeof(int32_t) if plane_t is uint8_t else sizeof(int64_t)
+    cdef int failed = 0
+    cdef double total = 0.0
+    with nogil:
+        for band in prange(n_bands, num_threads=max(1, min(n_threads, n_bands)),
+                           schedule="dynamic"):
+            y0 = 1 + band * BAND
+            y1 = min(bh, y0 + BAND)
+            # Two rows of block sums, 4 per block.
+            scratch = <char*> malloc(8 * bw * item)
+            if scratch == NULL:
+                failed += 1
+            else:
+                buf0 = scratch
+                buf1 = scratch + 4 * bw * item
+                # buf1 holds block row y - 1, buf0 block row y; a band's first
+                # row is the previous band's last: its SSE counted there.
+                if plane_t is uint8_t:
+                    band_sse = _block_sums_8(a, b, y0 - 1, bw, <int32_t*> buf1)
+                else:
+                    band_sse = _block_sums_16(a, b, y0 - 1, bw, <int64_t*> buf1)
+                if band > 0:
+                    band_sse = 0
+                for y in range(y0, y1):
+                    if plane_t is uint8_t:
+                        band_sse = band_sse + _block_sums_8(a, b, y, bw, <int32_t*> buf0)
+                        rows[y] = _end_row_8(<int32_t*> buf1, <int32_t*> buf0, n_win)
+                    else:
+                        band_sse = band_sse + _block_sums_16(a, b, y, bw, <int64_t*> buf0)
+                        rows[y] = _end_row_16(<int64_t*> buf1, <int64_t*> buf0, n_win, c1, c2)
+                    tmp = buf0
+                    buf0 = buf1
+                    buf1 = tmp
+                sse[band] = band_sse
+                free(scratch)
+        if not failed:
+            for y in range(1, bh):
+                total = total + rows[y]
+    if failed:
+        raise MemoryError("ffmpeg_ssim_plane: out of memory for block sums")
+    return total / <double> ((bw - 1) * (bh - 1)), int(sse_arr.sum())
