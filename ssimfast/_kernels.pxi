@@ -19,7 +19,6 @@
 
 import numpy as np
 
-from cython.parallel cimport prange
 from libc.stdint cimport uint8_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memset
@@ -32,7 +31,6 @@ from ssimfast._openmp cimport (
     SSIMFAST_TARGET,
     ssimfast_cpu_has_avx2,
     ssimfast_cpu_has_avx512,
-    _thread_id,
     omp_get_max_threads,
 )
 
@@ -1035,6 +1033,72 @@ cdef void _ssim_rows_ring(const pixel_t* x, const pixel_t* y, Py_ssize_t xs0, Py
         j0 = j1
 
 
+cdef struct _Ssim2dArgs:
+    const char* xb
+    const char* yb
+    Py_ssize_t xs0, xs1, ys0, ys1, H, W, ilo, ihi, G, row_lo, row_hi
+    const double* taps0
+    const double* taps1
+    Py_ssize_t n0, n1, vpad, vstride, vlen, hlen, cache_rows, ntags, per_thread
+    double* work
+    double* partial
+    Py_ssize_t* tags
+    Py_ssize_t* last_row
+    char* sb
+    Py_ssize_t ss0, ss1
+    bint direct, want_map, running, single
+    double* tbase
+    Py_ssize_t lo, hi, plo, phi, slo, shi
+    double scale, c1, c2, cov_norm
+
+
+cdef void _ssim_2d_groups(void* args, Py_ssize_t qlo, Py_ssize_t qhi, int tid,
+                          const pixel_t* tag) noexcept nogil:
+    """ssim_2d's row groups qlo .. qhi - 1 of one panel, with scratch slot tid."""
+    cdef _Ssim2dArgs* a = <_Ssim2dArgs*> args
+    cdef Py_ssize_t q, i, g, t
+    cdef Py_ssize_t H = a.H, W = a.W, G = a.G
+    cdef double* base = a.work + tid * a.per_thread
+    cdef double* cache = base + a.vlen + a.hlen
+    cdef double* srow
+    cdef double* t1
+    cdef Py_ssize_t* tags = a.tags + tid * a.ntags
+    for q in range(qlo, qhi):
+        i = a.ilo + q * G
+        g = min(G, a.ihi - i)
+        srow = base + a.vlen + 4 * W  # G rows
+        t1 = a.tbase + i * W if a.tbase != NULL else NULL
+        if a.running:
+            # A map with contiguous rows gets the SSIM row directly, else a copy.
+            _ssim_row_2d(a.xb, a.yb, a.xs0, a.xs1, a.ys0, a.ys1, H, W, i,
+                         <pixel_t*> cache, <pixel_t*> (cache + a.cache_rows * W),
+                         tags, a.taps0, a.n0, a.taps1, a.n1,
+                         base + a.vpad, a.vstride, base + a.vlen,
+                         <double*> (a.sb + i * a.ss0) if a.direct else srow, a.lo, a.hi,
+                         a.scale, a.c1, a.c2, a.cov_norm,
+                         t1, t1 + H * W if t1 != NULL else NULL,
+                         t1 + 2 * H * W if t1 != NULL else NULL,
+                         a.last_row[tid] == i - 1, a.single)
+            a.last_row[tid] = i
+        else:
+            _ssim_rows_ring(<const pixel_t*> a.xb, <const pixel_t*> a.yb,
+                            a.xs0, a.xs1, a.ys0, a.ys1,
+                            H, W, i, g, cache, tags, a.taps0, a.n0,
+                            a.taps1, a.n1, base + a.vpad, a.vstride, base + a.vlen,
+                            (a.sb + i * a.ss0) if a.direct else <char*> srow,
+                            a.ss0 if a.direct else W * <Py_ssize_t> sizeof(double), a.plo, a.phi,
+                            a.scale, a.c1, a.c2, a.cov_norm, t1, H * W, NULL)
+        for t in range(g):
+            if a.direct:
+                srow = <double*> (a.sb + (i + t) * a.ss0)
+            elif t > 0:
+                srow = srow + W
+            if a.want_map and not a.direct:
+                _store(srow, a.plo, a.phi, a.sb + (i + t) * a.ss0, a.ss1)
+            if a.row_lo <= i + t < a.row_hi:
+                _sum_more(srow, a.slo, a.shi, a.partial + 4 * (i + t))
+
+
 def ssim_2d(const pixel_t[:, :] x, const pixel_t[:, :] y,
             const double[::1] taps0, const double[::1] taps1,
             Py_ssize_t row_lo, Py_ssize_t row_hi, Py_ssize_t crop1,
@@ -1103,7 +1167,7 @@ def ssim_2d(const pixel_t[:, :] x, const pixel_t[:, :] y,
     cdef Py_ssize_t vlen = _doubles(G * 4 * <object> vstride, "ssim_2d")
     cdef Py_ssize_t hlen = _round_up(_doubles((4 + G) * <object> W, "ssim_2d"))
     cdef Py_ssize_t per_thread = _doubles(<object> vlen + hlen + cache_len + 16, "ssim_2d")
-    n_threads = max(1, min(n_threads, ngroups))
+    n_threads = _workers_for(min(n_threads, ngroups), <double> (ihi - ilo) * (hi - lo))
     # The ring path goes down the image once per panel of PANEL columns, from
     # clo (so that every panel but the last sums a multiple of 4 columns, and
     # _sum_more gives _sum's bits); `running` keeps no ring and goes once.
@@ -1133,60 +1197,66 @@ def ssim_2d(const pixel_t[:, :] x, const pixel_t[:, :] y,
     cdef Py_ssize_t ss0 = smap.strides[0], ss1 = smap.strides[1]
     cdef bint direct = want_map and ss1 == sizeof(double)
     cdef bint single = running and not want_grad and _float_sums_exact(n0, n1)
-    cdef Py_ssize_t tid
-    cdef double* base
-    cdef double* cache
-    cdef double* srow
-    cdef double* t1
     cdef double total = 0.0, row
+    cdef _Ssim2dArgs a
+    a.xb = xb
+    a.yb = yb
+    a.xs0 = xs0
+    a.xs1 = xs1
+    a.ys0 = ys0
+    a.ys1 = ys1
+    a.H = H
+    a.W = W
+    a.ilo = ilo
+    a.ihi = ihi
+    a.G = G
+    a.row_lo = row_lo
+    a.row_hi = row_hi
+    a.taps0 = &taps0[0]
+    a.n0 = n0
+    a.taps1 = &taps1[0]
+    a.n1 = n1
+    a.vpad = vpad
+    a.vstride = vstride
+    a.vlen = vlen
+    a.hlen = hlen
+    a.cache_rows = cache_rows
+    a.ntags = ntags
+    a.per_thread = per_thread
+    a.work = work
+    a.partial = partial
+    a.tags = tags
+    a.last_row = last_row
+    a.sb = sb
+    a.ss0 = ss0
+    a.ss1 = ss1
+    a.direct = direct
+    a.want_map = want_map
+    a.tbase = &tmaps[0, 0, 0] if want_grad else NULL
+    a.running = running
+    a.single = single
+    a.lo = lo
+    a.hi = hi
+    a.scale = scale
+    a.c1 = c1
+    a.c2 = c2
+    a.cov_norm = cov_norm
+    # A chunk is consecutive groups: with `running` a slot slides its sums
+    # from one row to the next within it (and across chunks it happens to
+    # take in a row); the ring path reuses its cached input rows the same way.
+    cdef Py_ssize_t chunk = _chunk(ngroups, n_threads, 16 if running else 2)
 
-    for p in range(npanels):
-        # Columns [plo, phi) computed, [slo, shi) summed.
-        plo = lo if p == 0 else clo + p * PANEL
-        phi = hi if p == npanels - 1 else clo + (p + 1) * PANEL
-        slo = max(clo, plo)
-        shi = min(chi, phi)
-        for i in range(n_threads * ntags):
-            tags[i] = -1  # empty cache slots (a slot holds one panel's columns)
-        # guided, not static: a thread on a busy or slower core (a shared
-        # machine, a hybrid CPU) takes fewer groups instead of holding up the
-        # rest. Each group's sums are the same whichever thread computes it.
-        for q in prange(ngroups, nogil=True, num_threads=n_threads, schedule="guided"):
-            i = ilo + q * G
-            g = min(G, ihi - i)
-            tid = _thread_id()
-            base = work + tid * per_thread
-            cache = base + vlen + hlen
-            srow = base + vlen + 4 * W  # G rows
-            t1 = &tmaps[0, i, 0] if want_grad else NULL
-            if running:
-                # A map with contiguous rows gets the SSIM row directly, else a copy.
-                _ssim_row_2d(xb, yb, xs0, xs1, ys0, ys1, H, W, i,
-                             <pixel_t*> cache, <pixel_t*> (cache + cache_rows * W),
-                             tags + tid * ntags, &taps0[0], n0, &taps1[0], n1,
-                             base + vpad, vstride, base + vlen,
-                             <double*> (sb + i * ss0) if direct else srow, lo, hi,
-                             scale, c1, c2, cov_norm,
-                             t1, t1 + H * W if want_grad else NULL,
-                             t1 + 2 * H * W if want_grad else NULL,
-                             last_row[tid] == i - 1, single)
-                last_row[tid] = i
-            else:
-                _ssim_rows_ring(<const pixel_t*> xb, <const pixel_t*> yb, xs0, xs1, ys0, ys1,
-                                H, W, i, g, cache, tags + tid * ntags, &taps0[0], n0,
-                                &taps1[0], n1, base + vpad, vstride, base + vlen,
-                                (sb + i * ss0) if direct else <char*> srow,
-                                ss0 if direct else W * <Py_ssize_t> sizeof(double), plo, phi,
-                                scale, c1, c2, cov_norm, t1, H * W, NULL)
-            for t in range(g):
-                if direct:
-                    srow = <double*> (sb + (i + t) * ss0)
-                elif t > 0:
-                    srow = srow + W
-                if want_map and not direct:
-                    _store(srow, plo, phi, sb + (i + t) * ss0, ss1)
-                if row_lo <= i + t < row_hi:
-                    _sum_more(srow, slo, shi, partial + 4 * (i + t))
+    with nogil:
+        for p in range(npanels):
+            # Columns [plo, phi) computed, [slo, shi) summed.
+            a.plo = lo if p == 0 else clo + p * PANEL
+            a.phi = hi if p == npanels - 1 else clo + (p + 1) * PANEL
+            a.slo = max(clo, a.plo)
+            a.shi = min(chi, a.phi)
+            for i in range(n_threads * ntags):
+                tags[i] = -1  # empty cache slots (a slot holds one panel's columns)
+            ssimfast_pool_run(<ssimfast_task> _ssim_2d_groups[pixel_t], &a, ngroups, chunk,
+                              n_threads)
 
     for i in range(row_lo, row_hi):
         row = (partial[4 * i] + partial[4 * i + 1]) + (partial[4 * i + 2] + partial[4 * i + 3])
@@ -1195,6 +1265,65 @@ def ssim_2d(const pixel_t[:, :] x, const pixel_t[:, :] y,
             rowsums_out[i] = row
     _free_scratch(block)
     return total
+
+
+cdef struct _BatchArgs:
+    const char* xb
+    const char* yb
+    Py_ssize_t xk, yk, xs0, xs1, ys0, ys1, H, W, crop0, G
+    const double* taps0
+    const double* taps1
+    Py_ssize_t n0, n1, vpad, vstride, vlen, hlen, cache_len, cache_rows, ntags, per_thread
+    double* work
+    double* totals
+    Py_ssize_t clo, chi
+    double scale, c1, c2, cov_norm
+    bint running, single
+
+
+cdef void _ssim_2d_pairs(void* args, Py_ssize_t klo, Py_ssize_t khi, int tid,
+                         const pixel_t* tag) noexcept nogil:
+    """ssim_2d_batch's pairs klo .. khi - 1, each by this participant alone."""
+    cdef _BatchArgs* a = <_BatchArgs*> args
+    cdef Py_ssize_t k, i, t, g
+    cdef Py_ssize_t H = a.H, W = a.W, crop0 = a.crop0
+    cdef double* base = a.work + tid * a.per_thread
+    cdef double* cache = base + a.vlen + a.hlen
+    cdef double* rowsums = cache + a.cache_len + 16
+    cdef Py_ssize_t* tags = <Py_ssize_t*> (rowsums + _round_up(H))
+    cdef const char* xb
+    cdef const char* yb
+    cdef double total
+    for k in range(klo, khi):
+        for t in range(a.ntags):
+            tags[t] = -1  # empty cache slots: a new pair
+        xb = a.xb + k * a.xk
+        yb = a.yb + k * a.yk
+        i = crop0
+        while i < H - crop0:
+            g = min(a.G, H - crop0 - i)
+            if a.running:
+                _ssim_row_2d(xb, yb, a.xs0, a.xs1, a.ys0, a.ys1, H, W, i,
+                             <pixel_t*> cache, <pixel_t*> (cache + a.cache_rows * W),
+                             tags, a.taps0, a.n0, a.taps1, a.n1,
+                             base + a.vpad, a.vstride, base + a.vlen, base + a.vlen + 4 * W,
+                             a.clo, a.chi, a.scale, a.c1, a.c2, a.cov_norm, NULL, NULL, NULL,
+                             i > crop0, a.single)
+            else:
+                _ssim_rows_ring(<const pixel_t*> xb, <const pixel_t*> yb,
+                                a.xs0, a.xs1, a.ys0, a.ys1,
+                                H, W, i, g, cache, tags, a.taps0, a.n0, a.taps1, a.n1,
+                                base + a.vpad, a.vstride, base + a.vlen,
+                                <char*> (base + a.vlen + 4 * W),
+                                W * <Py_ssize_t> sizeof(double), a.clo, a.chi,
+                                a.scale, a.c1, a.c2, a.cov_norm, NULL, 0, NULL)
+            for t in range(g):
+                rowsums[i + t] = _sum(base + a.vlen + (4 + t) * W, a.clo, a.chi)
+            i = i + g
+        total = 0.0
+        for i in range(crop0, H - crop0):
+            total = total + rowsums[i]
+        a.totals[k] = total
 
 
 def ssim_2d_batch(const pixel_t[:, :, :] x, const pixel_t[:, :, :] y,
@@ -1227,7 +1356,9 @@ def ssim_2d_batch(const pixel_t[:, :, :] x, const pixel_t[:, :, :] y,
     # (as wide as doubles).
     cdef Py_ssize_t per_thread = _doubles(
         <object> vlen + hlen + cache_len + 16 + _round_up(H) + _round_up(ntags), "ssim_2d_batch")
-    n_threads = max(1, min(n_threads, N))
+    n_threads = _workers_for(min(n_threads, N), <double> N * H * W)
+    if N == 0:
+        return
     cdef void* block = _scratch(sizeof(double) * _doubles(
         n_threads * <object> per_thread + 8, "ssim_2d_batch"))
     if block == NULL:
@@ -1235,49 +1366,43 @@ def ssim_2d_batch(const pixel_t[:, :, :] x, const pixel_t[:, :, :] y,
     cdef double* work = _aligned(block)
     cdef Py_ssize_t xs0 = x.strides[1], xs1 = x.strides[2]
     cdef Py_ssize_t ys0 = y.strides[1], ys1 = y.strides[2]
-    cdef const char* xb
-    cdef const char* yb
-    cdef Py_ssize_t k, i, t, g, tid
-    cdef double* base
-    cdef double* rowsums
-    cdef double* cache
-    cdef Py_ssize_t* tags
-    cdef double total
-    cdef bint single = running and _float_sums_exact(n0, n1)
-    cdef Py_ssize_t clo = _inner(crop1, W, False), chi = _inner(crop1, W, True)
-    for k in prange(N, nogil=True, num_threads=n_threads, schedule="dynamic"):
-        tid = _thread_id()
-        base = work + tid * per_thread
-        cache = base + vlen + hlen
-        rowsums = cache + cache_len + 16
-        tags = <Py_ssize_t*> (rowsums + _round_up(H))
-        for t in range(ntags):
-            tags[t] = -1  # empty cache slots: a new pair
-        xb = <const char*> &x[k, 0, 0]
-        yb = <const char*> &y[k, 0, 0]
-        i = crop0
-        while i < H - crop0:
-            g = min(G, H - crop0 - i)
-            if running:
-                _ssim_row_2d(xb, yb, xs0, xs1, ys0, ys1, H, W, i,
-                             <pixel_t*> cache, <pixel_t*> (cache + cache_rows * W),
-                             tags, &taps0[0], n0, &taps1[0], n1,
-                             base + vpad, vstride, base + vlen, base + vlen + 4 * W,
-                             clo, chi, scale, c1, c2, cov_norm, NULL, NULL, NULL,
-                             i > crop0, single)
-            else:
-                _ssim_rows_ring(<const pixel_t*> xb, <const pixel_t*> yb, xs0, xs1, ys0, ys1,
-                                H, W, i, g, cache, tags, &taps0[0], n0, &taps1[0], n1,
-                                base + vpad, vstride, base + vlen, <char*> (base + vlen + 4 * W),
-                                W * <Py_ssize_t> sizeof(double), clo, chi,
-                                scale, c1, c2, cov_norm, NULL, 0, NULL)
-            for t in range(g):
-                rowsums[i + t] = _sum(base + vlen + (4 + t) * W, clo, chi)
-            i = i + g
-        total = 0.0
-        for i in range(crop0, H - crop0):
-            total = total + rowsums[i]
-        totals[k] = total
+    cdef _BatchArgs a
+    a.xb = <const char*> &x[0, 0, 0]
+    a.yb = <const char*> &y[0, 0, 0]
+    a.xk = x.strides[0]
+    a.yk = y.strides[0]
+    a.xs0 = x.strides[1]
+    a.xs1 = x.strides[2]
+    a.ys0 = y.strides[1]
+    a.ys1 = y.strides[2]
+    a.H = H
+    a.W = W
+    a.crop0 = crop0
+    a.G = G
+    a.taps0 = &taps0[0]
+    a.n0 = n0
+    a.taps1 = &taps1[0]
+    a.n1 = n1
+    a.vpad = vpad
+    a.vstride = vstride
+    a.vlen = vlen
+    a.hlen = hlen
+    a.cache_len = cache_len
+    a.cache_rows = cache_rows
+    a.ntags = ntags
+    a.per_thread = per_thread
+    a.work = work
+    a.totals = &totals[0]
+    a.clo = _inner(crop1, W, False)
+    a.chi = _inner(crop1, W, True)
+    a.scale = scale
+    a.c1 = c1
+    a.c2 = c2
+    a.cov_norm = cov_norm
+    a.running = running
+    a.single = running and _float_sums_exact(n0, n1)
+    with nogil:
+        ssimfast_pool_run(<ssimfast_task> _ssim_2d_pairs[pixel_t], &a, N, 1, n_threads)
     _free_scratch(block)
 
 
@@ -1335,6 +1460,45 @@ cdef void _ssim_plane_3d(const char* xb, const char* yb, const Py_ssize_t* xs,
             rowsums[i] = _sum(srow, crop2, W - crop2)
 
 
+cdef struct _Ssim3dArgs:
+    const char* xb
+    const char* yb
+    const Py_ssize_t* xs
+    const Py_ssize_t* ys
+    const Py_ssize_t* ss
+    const Py_ssize_t* shape
+    Py_ssize_t zlo
+    const double* taps0
+    const double* taps1
+    const double* taps2
+    Py_ssize_t n0, n1, n2, per_thread, zlen, vstride, r2, ilo, ihi, lo, hi, crop1, crop2
+    double scale, c1, c2, cov_norm
+    char* sb
+    double* work
+    double* tbase
+    double* rowsums
+    Py_ssize_t* last_plane
+    bint running
+
+
+cdef void _ssim_3d_planes(void* args, Py_ssize_t lo, Py_ssize_t hi, int tid,
+                          const pixel_t* tag) noexcept nogil:
+    """ssim_3d's planes zlo + lo .. zlo + hi - 1, with scratch slot tid."""
+    cdef _Ssim3dArgs* a = <_Ssim3dArgs*> args
+    cdef Py_ssize_t D = a.shape[0], H = a.shape[1], W = a.shape[2], z
+    cdef double* base = a.work + tid * a.per_thread
+    cdef double* srow = base + a.zlen + 4 * a.vstride + 4 * W
+    for z in range(a.zlo + lo, a.zlo + hi):
+        _ssim_plane_3d(a.xb, a.yb, a.xs, a.ys, a.shape, z,
+                       <pixel_t*> (srow + W), <pixel_t*> (srow + 5 * W),
+                       a.taps0, a.n0, a.taps1, a.n1, a.taps2, a.n2,
+                       base, base + a.zlen + a.r2, a.vstride, base + a.zlen + 4 * a.vstride, srow,
+                       a.ilo, a.ihi, a.lo, a.hi, a.crop1, a.crop2, a.scale, a.c1, a.c2,
+                       a.cov_norm, a.sb, a.ss, a.tbase + z * H * W if a.tbase != NULL else NULL,
+                       D * H * W, a.rowsums + z * H, a.running and a.last_plane[tid] == z - 1)
+        a.last_plane[tid] = z
+
+
 def ssim_3d(const pixel_t[:, :, :] x, const pixel_t[:, :, :] y,
             const double[::1] taps0, const double[::1] taps1, const double[::1] taps2,
             Py_ssize_t crop0, Py_ssize_t crop1, Py_ssize_t crop2,
@@ -1373,7 +1537,7 @@ def ssim_3d(const pixel_t[:, :, :] x, const pixel_t[:, :, :] y,
     cdef Py_ssize_t zlen = _round_up(_doubles(4 * (<object> H) * W, "ssim_3d"))
     # 4 scratch rows per image
     cdef Py_ssize_t per_thread = _doubles(zlen + 4 * vstride + 13 * (<object> W) + 16, "ssim_3d")
-    n_threads = max(1, min(n_threads, zhi - zlo))
+    n_threads = _workers_for(min(n_threads, zhi - zlo), <double> (zhi - zlo) * H * W)
     cdef double[:, ::1] work = np.empty((n_threads, per_thread), dtype=np.float64)
     cdef double[:, ::1] rowsums = np.zeros((D, H), dtype=np.float64)
     cdef Py_ssize_t[::1] last_plane = np.empty(n_threads, dtype=np.intp)  # per thread
@@ -1391,23 +1555,47 @@ def ssim_3d(const pixel_t[:, :, :] x, const pixel_t[:, :, :] y,
     cdef const char* xb = <const char*> &x[0, 0, 0]
     cdef const char* yb = <const char*> &y[0, 0, 0]
     cdef char* sb = <char*> &smap[0, 0, 0] if want_map else NULL
-    cdef Py_ssize_t z, i, tid
-    cdef double* base
-    cdef double* srow
+    cdef Py_ssize_t z, i
     cdef double total = 0.0
-
-    for z in prange(zlo, zhi, nogil=True, num_threads=n_threads, schedule="guided"):  # as ssim_2d
-        tid = _thread_id()
-        base = &work[tid, 0]
-        srow = base + zlen + 4 * vstride + 4 * W
-        _ssim_plane_3d(xb, yb, xs, ys, shape, z,
-                       <pixel_t*> (srow + W), <pixel_t*> (srow + 5 * W),
-                       &taps0[0], n0, &taps1[0], n1, &taps2[0], n2,
-                       base, base + zlen + r2, vstride, base + zlen + 4 * vstride, srow,
-                       ilo, ihi, lo, hi, crop1, crop2, scale, c1, c2, cov_norm,
-                       sb, ss, &tmaps[0, z, 0, 0] if want_grad else NULL,
-                       D * H * W, &rowsums[z, 0], running and last_plane[tid] == z - 1)
-        last_plane[tid] = z
+    cdef _Ssim3dArgs a
+    a.xb = xb
+    a.yb = yb
+    a.xs = xs
+    a.ys = ys
+    a.ss = ss
+    a.shape = shape
+    a.zlo = zlo
+    a.taps0 = &taps0[0]
+    a.n0 = n0
+    a.taps1 = &taps1[0]
+    a.n1 = n1
+    a.taps2 = &taps2[0]
+    a.n2 = n2
+    a.work = &work[0, 0]
+    a.per_thread = per_thread
+    a.zlen = zlen
+    a.vstride = vstride
+    a.r2 = r2
+    a.ilo = ilo
+    a.ihi = ihi
+    a.lo = lo
+    a.hi = hi
+    a.crop1 = crop1
+    a.crop2 = crop2
+    a.scale = scale
+    a.c1 = c1
+    a.c2 = c2
+    a.cov_norm = cov_norm
+    a.sb = sb
+    a.tbase = &tmaps[0, 0, 0, 0] if want_grad else NULL
+    a.rowsums = &rowsums[0, 0]
+    a.last_plane = &last_plane[0]
+    a.running = running
+    # Planes are costly (each filters a whole H x W plane along axis 0): one
+    # or two per chunk; a slot slides along consecutive planes within a chunk.
+    with nogil:
+        ssimfast_pool_run(<ssimfast_task> _ssim_3d_planes[pixel_t], &a, zhi - zlo,
+                          _chunk(zhi - zlo, n_threads, 1), n_threads)
 
     for z in range(crop0, D - crop0):
         for i in range(crop1, H - crop1):
@@ -1418,6 +1606,33 @@ def ssim_3d(const pixel_t[:, :, :] x, const pixel_t[:, :, :] y,
 # ---------------------------------------------------------------------------
 # Any number of dimensions: whole-array passes (also the gradient's filtering)
 # ---------------------------------------------------------------------------
+
+cdef struct _FilterArgs:
+    const double* src
+    double* dst
+    Py_ssize_t n, post, ntaps, r, wstride
+    const double* taps
+    double* work
+
+
+cdef void _filter_lines(void* args, Py_ssize_t lo, Py_ssize_t hi, int tid,
+                        const void* tag) noexcept nogil:
+    """filter_axis's lines lo .. hi - 1, with scratch slot tid."""
+    cdef _FilterArgs* a = <_FilterArgs*> args
+    cdef Py_ssize_t line, j, n = a.n, post = a.post, r = a.r
+    cdef double* row = a.work + tid * a.wstride + r
+    for line in range(lo, hi):
+        if post > 1:
+            # Rows of `post` contiguous elements: a weighted sum of whole rows.
+            _filter_rows(a.src + (line // n) * n * post, post, n, n, line % n, a.taps, a.ntaps,
+                         a.dst + line * post, post)
+        else:
+            # The last axis: copy the line into a padded buffer and correlate.
+            for j in range(n):
+                row[j] = a.src[line * n + j]
+            _pad_reflect(row, n, r, True, True)
+            _correlate(row, a.taps, a.ntaps, a.dst + line * n, 0, n)
+
 
 def filter_axis(const double[:, :, ::1] src, double[:, :, ::1] dst,
                 const double[::1] taps, int n_threads):
@@ -1443,24 +1658,21 @@ def filter_axis(const double[:, :, ::1] src, double[:, :, ::1] dst,
            or <size_t> &dst[0, 0, 0] + nbytes <= <size_t> &src[0, 0, 0],
            "filter_axis", "src and dst overlap")
     cdef Py_ssize_t lines = pre * n if post > 1 else pre
-    n_threads = max(1, min(n_threads, lines))
+    n_threads = _workers_for(min(n_threads, lines), <double> pre * n * post)
     cdef double[:, ::1] work = np.empty((n_threads, n + 2 * r if post == 1 else 1))
-    cdef Py_ssize_t line, a, j, tid
-    cdef double* row
-    for line in prange(lines, nogil=True, num_threads=n_threads, schedule="static"):
-        if post > 1:
-            # Rows of `post` contiguous elements: a weighted sum of whole rows.
-            a = line // n
-            _filter_rows(&src[a, 0, 0], post, n, n, line % n, &taps[0], ntaps,
-                         &dst[a, line % n, 0], post)
-        else:
-            # The last axis: copy the line into a padded buffer and correlate.
-            tid = _thread_id()
-            row = &work[tid, r]
-            for j in range(n):
-                row[j] = src[line, j, 0]
-            _pad_reflect(row, n, r, True, True)
-            _correlate(row, &taps[0], ntaps, &dst[line, 0, 0], 0, n)
+    cdef _FilterArgs a
+    a.src = &src[0, 0, 0]
+    a.dst = &dst[0, 0, 0]
+    a.n = n
+    a.post = post
+    a.taps = &taps[0]
+    a.ntaps = ntaps
+    a.r = r
+    a.work = &work[0, 0]
+    a.wstride = work.shape[1]
+    with nogil:
+        ssimfast_pool_run(<ssimfast_task> _filter_lines, &a, lines, _chunk(lines, n_threads, 1),
+                          n_threads)
 
 
 def ssim_map_nd(const double[::1] ux, const double[::1] uy, const double[::1] uxxyy,
