@@ -1,6 +1,6 @@
 # SSIM over the valid pixels of a mask (normalised convolution), for 2-D images
 # (1-D signals are passed as one row). Included by the kernel modules after
-# _kernels.pxi, whose helpers it uses (_reflect, _copy_row, _sym*_rows,
+# _rows.pxi and _filters.pxi, whose helpers it uses (_reflect, _copy_row, _sym*_rows,
 # _correlate, _scratch, _aligned) and _parallel.pxi's pool.
 #
 # Each window's statistics are weighted means over its valid pixels: with the

@@ -1,6 +1,6 @@
 # Kernels for SSIM at several scales: MS-SSIM (ssimfast._msssim) and the
-# reference presets (ssimfast._presets). Included after _kernels.pxi by the
-# three .pyx files: it uses that file's row helpers, so the SSIM sums here are
+# reference presets (ssimfast._presets). Included after _ssim2d.pxi by the
+# three .pyx files: it uses the 2-D row functions, so the SSIM sums here are
 # the same operations, in the same order, as ssim_2d's.
 #
 # ssim_cs_2d   the interior sums of the SSIM map and of the contrast-structure
@@ -229,8 +229,8 @@ def box_downsample_2d(const pixel_t[:, :] x, const pixel_t[:, :] y, Py_ssize_t F
     cdef Py_ssize_t h = (H + F - 1) // F, w = (W + F - 1) // F, a = (F - 1) // 2
     _check(outx.shape[0] == h and outx.shape[1] == w and outy.shape[0] == h
            and outy.shape[1] == w, "box_downsample_2d",
-           f"outx and outy must be ({h}, {w}), got {tuple(outx.shape[:2])} and "
-           f"{tuple(outy.shape[:2])}")
+           f"outx and outy must be ({h}, {w}), got ({outx.shape[0]}, {outx.shape[1]}) "
+           f"and ({outy.shape[0]}, {outy.shape[1]})")
     cdef Py_ssize_t stride = _round_up(W) + _round_up(W // F + 1)  # row sums, block sums
     n_threads = _workers_for(min(n_threads, h), <double> 2 * H * W)
     cdef void* block = _scratch((n_threads * stride + 8) * sizeof(double))
