@@ -55,7 +55,7 @@ def ssim_cs_2d(const pixel_t[:, :] x, const pixel_t[:, :] y,
     taps0/1     IN   normalised filter taps along axis 0 / 1, odd length, centred
     crop0/1     IN   border left out on each axis (the taps' radius: 'valid')
     c1, c2, cov_norm  IN  SSIM constants
-    n_threads   IN   OpenMP threads (>= 1)
+    n_threads   IN   most threads, the caller included (>= 1; _parallel.pxi)
 
     Filtering and the SSIM formula are ssim_2d's ring path (_ssim_rows_ring, in
     groups of ROWS rows and panels of PANEL columns), so the SSIM sum equals

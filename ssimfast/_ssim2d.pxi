@@ -219,7 +219,7 @@ def ssim_2d(const pixel_t[:, :] x, const pixel_t[:, :] y,
                      summing afresh, at the cost of 2 rows instead of len(taps0))
     smap        OUT  the SSIM map (H, W), any strides; shape (0, 0) if not wanted
     tmaps       OUT  gradient terms (3, H, W); shape (0, 0, 0) if not wanted
-    n_threads   IN   OpenMP threads (>= 1)
+    n_threads   IN   most threads, the caller included (>= 1; _parallel.pxi)
     rowsums_out OUT  the sum of each row of [row_lo, row_hi), shape (H,); or
                      shape (0,) if not wanted. The total is their sum in order.
 
