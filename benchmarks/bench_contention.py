@@ -20,6 +20,7 @@ import argparse
 import contextlib
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -56,13 +57,19 @@ def _cores():
         return os.cpu_count() or 1
 
 
+# A process that spins on a core, and stops if this script dies without
+# stopping it (its parent changes).
+BUSY = ("import os\nparent = os.getppid()\nwhile os.getppid() == parent:\n"
+        "    for _ in range(100000):\n        pass\n")
+
+
 @contextlib.contextmanager
 def busy_processes(n):
     """n processes spinning on a core each, stopped on leaving (also on Ctrl-C)."""
     procs = []
     try:
         for _ in range(n):
-            procs.append(subprocess.Popen([sys.executable, "-c", "while True: pass"]))
+            procs.append(subprocess.Popen([sys.executable, "-c", BUSY]))
         time.sleep(1.0 if n else 0.0)  # let them reach the run queue
         yield
     finally:
@@ -188,8 +195,8 @@ def format_table(results):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true",
-                        help="3 rounds, 1080p instead of 4K, a 96^3 volume, 60 pairs (about 2 minutes)")
-    parser.add_argument("--rounds", type=int, default=None, help="rounds per load (default 5; 3 with --quick)")
+                        help="2 rounds, 1080p instead of 4K, a 96^3 volume, 60 pairs")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds per load (default 3; 2 with --quick)")
     parser.add_argument("--loads", default=None,
                         help="comma-separated busy-process counts (default: 0,cores,2*cores)")
     parser.add_argument("--json", metavar="FILE", default=str(HERE / "results" / "contention.json"),
@@ -200,25 +207,29 @@ def main(argv=None):
     cores = _cores()
     loads = ([int(x) for x in args.loads.split(",")] if args.loads
              else [0, cores, 2 * cores])
-    rounds = args.rounds or (3 if args.quick else 5)
+    rounds = args.rounds or (2 if args.quick else 3)
     budget = 0.05 if args.quick else 0.15
     cases = _pairs(args.quick)
     info = header_info(args.quick, rounds)
     info.update(cores=cores, fast_ssim=_version("fast-ssim") if fast_ssim is not None else None,
                 command=" ".join([Path(sys.executable).name] + sys.argv))
+    # SIGTERM (a timeout, a job scheduler) ends the run through the `finally`
+    # that stops the busy processes, as Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("bench_contention.py: terminated"))
     results = []
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(max_workers=4) as executor:
         for n in loads:
             print(f"timing with {n} busy processes ...", file=sys.stderr, flush=True)
             results.append(run_load(n, cases, rounds, budget, executor))
-    table = format_table(results)
+            table = format_table(results)
+            # Written after each load, so that a run cut short keeps what it measured.
+            with open(args.json, "w") as f:
+                json.dump({"info": info, "results": results}, f, indent=1)
+            with open(args.md, "w") as f:
+                f.write(f"`{info['command']}` on {info['cpu']} ({cores} usable cores), "
+                        f"{info['date']}, kernels {info['kernels']}.\n\n{table}\n")
     print(table)
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    with open(args.json, "w") as f:
-        json.dump({"info": info, "results": results}, f, indent=1)
-    with open(args.md, "w") as f:
-        f.write(f"`{info['command']}` on {info['cpu']} ({cores} usable cores), "
-                f"{info['date']}, kernels {info['kernels']}.\n\n{table}\n")
     print(f"wrote {args.json} and {args.md}", file=sys.stderr)
 
 
