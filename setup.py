@@ -163,7 +163,7 @@ class BuildExt(build_ext):
         super().build_extensions()
 
 
-# The same kernels (_kernels.pxi) as several modules: the baseline, and the x86
+# The same kernels (the .pxi files of _ssim_cy.pyx) as several modules: the baseline, and the x86
 # variants (built only where BuildExt says so). -ffp-contract=off applies to all,
 # so they compute the same bits.
 extensions = [

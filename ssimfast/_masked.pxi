@@ -1,7 +1,7 @@
 # SSIM over the valid pixels of a mask (normalised convolution), for 2-D images
 # (1-D signals are passed as one row). Included by the kernel modules after
-# _kernels.pxi, whose helpers it uses (_reflect, _copy_row, _sym*_rows,
-# _correlate, _scratch, _aligned, _thread_id).
+# _rows.pxi and _filters.pxi, whose helpers it uses (_reflect, _copy_row, _sym*_rows,
+# _correlate, _scratch, _aligned) and _parallel.pxi's pool.
 #
 # Each window's statistics are weighted means over its valid pixels: with the
 # window taps w and the mask m, mu_x = sum(w m x) / sum(w m), and so on for y,
@@ -75,33 +75,34 @@ cdef inline void _masked_stats(const pixel_t* x, const pixel_t* y, bint omit_nan
         o4[j] = a * b
 
 
-cdef void _masked_row(const pixel_t[:, :] x, const pixel_t[:, :] y, const uint8_t[:, :] m,
+cdef void _masked_row(const char* xb, Py_ssize_t xs0, Py_ssize_t xs1,
+                      const char* yb, Py_ssize_t ys0, Py_ssize_t ys1,
+                      const uint8_t* mb, Py_ssize_t ms0, Py_ssize_t ms1,
                       bint omit_nan, Py_ssize_t r, Py_ssize_t c0, Py_ssize_t c1,
                       double* out, Py_ssize_t stride, pixel_t* xcopy, pixel_t* ycopy) noexcept nogil:
     """_masked_stats of row r, columns [c0, c1), into out[s * stride + j - c0];
-    m of shape (0, 0) means every pixel is valid. Strided rows are copied to
-    xcopy / ycopy first (the same arithmetic either way)."""
+    mb NULL means every pixel is valid. Strided rows are copied to xcopy /
+    ycopy first (the same arithmetic either way)."""
     cdef Py_ssize_t j, n = c1 - c0
-    cdef Py_ssize_t mcol = m.strides[1] if m.shape[0] > 0 else 0
-    cdef const pixel_t* xr = &x[r, c0]
-    cdef const pixel_t* yr = &y[r, c0]
+    cdef const pixel_t* xr = <const pixel_t*> (xb + r * xs0 + c0 * xs1)
+    cdef const pixel_t* yr = <const pixel_t*> (yb + r * ys0 + c0 * ys1)
     cdef const uint8_t* mr
-    if m.shape[0] == 0:
+    if mb == NULL:
         for j in range(n):
             out[j] = 1.0
     else:
-        mr = &m[r, c0]
-        if mcol == 1:
+        mr = mb + r * ms0 + c0 * ms1
+        if ms1 == 1:
             for j in range(n):
                 out[j] = 1.0 if mr[j] != 0 else 0.0
         else:
             for j in range(n):
-                out[j] = 1.0 if mr[j * mcol] != 0 else 0.0
-    if x.strides[1] != <Py_ssize_t> sizeof(pixel_t):
-        _copy_row(<const char*> xr, x.strides[1], n, xcopy)
+                out[j] = 1.0 if mr[j * ms1] != 0 else 0.0
+    if xs1 != <Py_ssize_t> sizeof(pixel_t):
+        _copy_row(<const char*> xr, xs1, n, xcopy)
         xr = xcopy
-    if y.strides[1] != <Py_ssize_t> sizeof(pixel_t):
-        _copy_row(<const char*> yr, y.strides[1], n, ycopy)
+    if ys1 != <Py_ssize_t> sizeof(pixel_t):
+        _copy_row(<const char*> yr, ys1, n, ycopy)
         yr = ycopy
     _masked_stats(xr, yr, omit_nan, out, out + stride, out + 2 * stride, out + 3 * stride,
                   out + 4 * stride, n)
@@ -285,6 +286,110 @@ cdef inline double _sum8(const double* s, Py_ssize_t lo, Py_ssize_t hi) noexcept
     return ((t0 + t1) + (t2 + t3)) + ((t4 + t5) + (t6 + t7))
 
 
+cdef struct _MaskArgs:
+    const char* xb
+    const char* yb
+    const uint8_t* mb
+    char* sb
+    Py_ssize_t xs0, xs1, ys0, ys1, ms0, ms1, ss0, ss1
+    bint omit_nan, unit
+    Py_ssize_t H, W, n0, n1, h0, r1, crop1, ilo, ihi, lo, hi, nstrips, plane, slots, per_thread
+    double* base
+    double* part_sums
+    double* part_counts
+    const double* t0
+    const double* t1
+    const _MaskConsts* consts
+
+
+cdef void _masked_tasks(void* args, Py_ssize_t tlo, Py_ssize_t thi, int tid,
+                        const pixel_t* tag) noexcept nogil:
+    """ssim_masked_2d's tasks tlo .. thi - 1 (a band of rows by a strip of
+    columns each), with scratch slot tid."""
+    cdef _MaskArgs* a = <_MaskArgs*> args
+    cdef Py_ssize_t H = a.H, W = a.W, n0 = a.n0, n1 = a.n1, h0 = a.h0, r1 = a.r1
+    cdef Py_ssize_t crop1 = a.crop1, ilo = a.ilo, ihi = a.ihi, lo = a.lo, hi = a.hi
+    cdef Py_ssize_t nstrips = a.nstrips, plane = a.plane, slots = a.slots
+    cdef bint unit = a.unit
+    cdef const double* t0 = a.t0
+    cdef const double* t1 = a.t1
+    cdef double* part_sums = a.part_sums
+    cdef double* part_counts = a.part_counts
+    cdef Py_ssize_t task, band, strip, i, j, k, s, t, g, v, slot, i_end, filled
+    cdef Py_ssize_t s0, s1, a0, a1, width, left
+    cdef double* work
+    cdef double* ring
+    cdef double* vert
+    cdef double* filt
+    cdef double* value_row
+    cdef double* ok_row
+    cdef double* kept_row
+    cdef double* row
+    cdef const double** rows
+    for task in range(tlo, thi):
+        band = task // nstrips
+        strip = task % nstrips
+        work = a.base + tid * a.per_thread
+        ring = work
+        vert = ring + slots * _MASK_STATS * plane
+        filt = vert + _MASK_GROUP * _MASK_STATS * plane
+        value_row = filt + _MASK_STATS * _MASK_STRIP
+        ok_row = value_row + _MASK_STRIP
+        kept_row = ok_row + _MASK_STRIP
+        rows = <const double**> (kept_row + _MASK_STRIP + 2 * plane)
+        s0 = max(lo, strip * _MASK_STRIP)  # output columns [s0, s1), maybe none
+        s1 = min(hi, (strip + 1) * _MASK_STRIP)
+        width = s1 - s0
+        if width <= 0:
+            continue
+        a0 = max(0, s0 - r1)  # input columns [a0, a1); reflected beyond the image
+        a1 = min(W, s1 + r1)
+        left = a0 - (s0 - r1)  # vert[k] holds column s0 - r1 + k
+        i_end = min(ihi, ilo + (band + 1) * _MASK_BAND)
+        filled = ilo + band * _MASK_BAND - h0  # the next virtual row to put in the ring
+        i = ilo + band * _MASK_BAND
+        while i < i_end:  # output rows i .. i + g - 1 at once
+            g = min(_MASK_GROUP, i_end - i)
+            # The ring holds virtual rows i - h0 .. i + g - 1 + h0 (reflected at
+            # the borders), in slots by row modulo `slots`.
+            while filled <= i + g - 1 + h0:
+                slot = ((filled % slots) + slots) % slots
+                _masked_row(a.xb, a.xs0, a.xs1, a.yb, a.ys0, a.ys1, a.mb, a.ms0, a.ms1,
+                            a.omit_nan, _reflect(filled, H), a0, a1,
+                            ring + slot * _MASK_STATS * plane, plane,
+                            <pixel_t*> (kept_row + _MASK_STRIP),
+                            <pixel_t*> (kept_row + _MASK_STRIP + plane))
+                filled = filled + 1
+            for k in range(n0 + g - 1):  # rows[s * slots + k]: statistic s of row i + k - h0
+                v = i + k - h0
+                slot = ((v % slots) + slots) % slots
+                for s in range(_MASK_STATS):
+                    rows[s * slots + k] = ring + (slot * _MASK_STATS + s) * plane
+            for s in range(_MASK_STATS):
+                _masked_rows_group(rows + s * slots, t0, n0, unit, g, vert + s * plane + left,
+                                   _MASK_STATS * plane, a1 - a0)
+                for t in range(g):
+                    row = vert + (t * _MASK_STATS + s) * plane
+                    for k in range(left):  # columns left of the image, mirrored
+                        row[k] = row[_reflect(s0 - r1 + k, W) - (s0 - r1)]
+                    for k in range(a1 - (s0 - r1), width + 2 * r1):  # and right of it
+                        row[k] = row[_reflect(s0 - r1 + k, W) - (s0 - r1)]
+            for t in range(g):
+                _masked_finish(vert + t * _MASK_STATS * plane, plane, t1, n1, unit, filt, width,
+                               a.consts, value_row, ok_row, kept_row)
+                if a.sb != NULL:
+                    for j in range(width):
+                        (<double*> (a.sb + (i + t) * a.ss0 + (s0 + j) * a.ss1))[0] = value_row[j]
+                # Interior columns only. A NaN in valid pixels propagates, as in
+                # the unmasked SSIM.
+                k = max(s0, crop1) - s0
+                v = min(s1, W - crop1) - s0
+                if k < v:
+                    part_sums[(i + t) * nstrips + strip] = _sum8(kept_row, k, v)
+                    part_counts[(i + t) * nstrips + strip] = _sum8(ok_row, k, v)
+            i = i + g
+
+
 cdef inline bint _all_equal(const double[::1] taps) noexcept nogil:
     cdef Py_ssize_t k
     for k in range(taps.shape[0]):
@@ -320,6 +425,8 @@ def ssim_masked_2d(const pixel_t[:, :] x, const pixel_t[:, :] y, const uint8_t[:
             or rowsums.shape[0] != H or rowcounts.shape[0] != H or n0 % 2 == 0 or n1 % 2 == 0
             or (smap.shape[0] > 0 and (smap.shape[0] != H or smap.shape[1] != W))):
         raise ValueError("ssim_masked_2d: inconsistent shapes")
+    _check_axis(H, n0, crop0, "ssim_masked_2d", 0)
+    _check_axis(W, n1, crop1, "ssim_masked_2d", 1)
     cdef bint want_map = smap.shape[0] > 0
     cdef Py_ssize_t ilo = 0 if want_map else crop0
     cdef Py_ssize_t ihi = H if want_map else H - crop0
@@ -340,17 +447,7 @@ def ssim_masked_2d(const pixel_t[:, :] x, const pixel_t[:, :] y, const uint8_t[:
         (slots + _MASK_GROUP) * _MASK_STATS * <object> plane
         + (_MASK_STATS + 3) * _MASK_STRIP + 2 * <object> plane + _MASK_STATS * <object> slots,
         "ssim_masked_2d"))
-    cdef Py_ssize_t task, band, strip, i, j, k, s, t, g, v, slot, i_end, filled
-    cdef Py_ssize_t s0, s1, a0, a1, width, left
-    cdef double* work
-    cdef double* ring
-    cdef double* vert
-    cdef double* filt
-    cdef double* value_row
-    cdef double* ok_row
-    cdef double* kept_row
-    cdef double* row
-    cdef const double** rows
+    cdef Py_ssize_t i, k, strip
     cdef double total, count
     cdef _MaskConsts consts
     cdef object pixels, least
@@ -381,7 +478,7 @@ def ssim_masked_2d(const pixel_t[:, :] x, const pixel_t[:, :] y, const uint8_t[:
     rowcounts[:] = 0.0
     if nbands <= 0 or nstrips <= 0:
         return
-    n_threads = max(1, min(n_threads, nbands * nstrips))
+    n_threads = _workers_for(min(n_threads, nbands * nstrips), <double> (ihi - ilo) * (hi - lo))
     # Scratch for the threads, then each row's partial sums and counts per strip
     # (added in strip order afterwards, whatever thread computed them), then
     # the unit taps.
@@ -402,67 +499,45 @@ def ssim_masked_2d(const pixel_t[:, :] x, const pixel_t[:, :] y, const uint8_t[:
             ones[k] = 1.0
         t0 = ones
         t1 = ones + n0
-    for task in prange(nbands * nstrips, nogil=True, num_threads=n_threads, schedule="dynamic"):
-        band = task // nstrips
-        strip = task % nstrips
-        work = base + _thread_id() * per_thread
-        ring = work
-        vert = ring + slots * _MASK_STATS * plane
-        filt = vert + _MASK_GROUP * _MASK_STATS * plane
-        value_row = filt + _MASK_STATS * _MASK_STRIP
-        ok_row = value_row + _MASK_STRIP
-        kept_row = ok_row + _MASK_STRIP
-        rows = <const double**> (kept_row + _MASK_STRIP + 2 * plane)
-        s0 = max(lo, strip * _MASK_STRIP)  # output columns [s0, s1), maybe none
-        s1 = min(hi, (strip + 1) * _MASK_STRIP)
-        width = s1 - s0
-        if width <= 0:
-            continue
-        a0 = max(0, s0 - r1)  # input columns [a0, a1); reflected beyond the image
-        a1 = min(W, s1 + r1)
-        left = a0 - (s0 - r1)  # vert[k] holds column s0 - r1 + k
-        i_end = min(ihi, ilo + (band + 1) * _MASK_BAND)
-        filled = ilo + band * _MASK_BAND - h0  # the next virtual row to put in the ring
-        i = ilo + band * _MASK_BAND
-        while i < i_end:  # output rows i .. i + g - 1 at once
-            g = min(_MASK_GROUP, i_end - i)
-            # The ring holds virtual rows i - h0 .. i + g - 1 + h0 (reflected at
-            # the borders), in slots by row modulo `slots`.
-            while filled <= i + g - 1 + h0:
-                slot = ((filled % slots) + slots) % slots
-                _masked_row(x, y, mask, omit_nan, _reflect(filled, H), a0, a1,
-                            ring + slot * _MASK_STATS * plane, plane,
-                            <pixel_t*> (kept_row + _MASK_STRIP),
-                            <pixel_t*> (kept_row + _MASK_STRIP + plane))
-                filled = filled + 1
-            for k in range(n0 + g - 1):  # rows[s * slots + k]: statistic s of row i + k - h0
-                v = i + k - h0
-                slot = ((v % slots) + slots) % slots
-                for s in range(_MASK_STATS):
-                    rows[s * slots + k] = ring + (slot * _MASK_STATS + s) * plane
-            for s in range(_MASK_STATS):
-                _masked_rows_group(rows + s * slots, t0, n0, unit, g, vert + s * plane + left,
-                                   _MASK_STATS * plane, a1 - a0)
-                for t in range(g):
-                    row = vert + (t * _MASK_STATS + s) * plane
-                    for k in range(left):  # columns left of the image, mirrored
-                        row[k] = row[_reflect(s0 - r1 + k, W) - (s0 - r1)]
-                    for k in range(a1 - (s0 - r1), width + 2 * r1):  # and right of it
-                        row[k] = row[_reflect(s0 - r1 + k, W) - (s0 - r1)]
-            for t in range(g):
-                _masked_finish(vert + t * _MASK_STATS * plane, plane, t1, n1, unit, filt, width,
-                               &consts, value_row, ok_row, kept_row)
-                if want_map:
-                    for j in range(width):
-                        smap[i + t, s0 + j] = value_row[j]
-                # Interior columns only. A NaN in valid pixels propagates, as in
-                # the unmasked SSIM.
-                k = max(s0, crop1) - s0
-                v = min(s1, W - crop1) - s0
-                if k < v:
-                    part_sums[(i + t) * nstrips + strip] = _sum8(kept_row, k, v)
-                    part_counts[(i + t) * nstrips + strip] = _sum8(ok_row, k, v)
-            i = i + g
+    cdef _MaskArgs ma
+    ma.xb = <const char*> &x[0, 0]
+    ma.yb = <const char*> &y[0, 0]
+    ma.xs0 = x.strides[0]
+    ma.xs1 = x.strides[1]
+    ma.ys0 = y.strides[0]
+    ma.ys1 = y.strides[1]
+    ma.mb = &mask[0, 0] if mask.shape[0] > 0 else NULL
+    ma.ms0 = mask.strides[0]
+    ma.ms1 = mask.strides[1]
+    ma.sb = <char*> &smap[0, 0] if want_map else NULL
+    ma.ss0 = smap.strides[0]
+    ma.ss1 = smap.strides[1]
+    ma.omit_nan = omit_nan
+    ma.unit = unit
+    ma.H = H
+    ma.W = W
+    ma.n0 = n0
+    ma.n1 = n1
+    ma.h0 = h0
+    ma.r1 = r1
+    ma.crop1 = crop1
+    ma.ilo = ilo
+    ma.ihi = ihi
+    ma.lo = lo
+    ma.hi = hi
+    ma.nstrips = nstrips
+    ma.plane = plane
+    ma.slots = slots
+    ma.per_thread = per_thread
+    ma.base = base
+    ma.part_sums = part_sums
+    ma.part_counts = part_counts
+    ma.t0 = t0
+    ma.t1 = t1
+    ma.consts = &consts
+    with nogil:
+        ssimfast_pool_run(<ssimfast_task> _masked_tasks[pixel_t], &ma, nbands * nstrips, 1,
+                          n_threads)
     for i in range(crop0, H - crop0):
         total = 0.0
         count = 0.0

@@ -1,6 +1,6 @@
 # Kernels for SSIM at several scales: MS-SSIM (ssimfast._msssim) and the
-# reference presets (ssimfast._presets). Included after _kernels.pxi by the
-# three .pyx files: it uses that file's row helpers, so the SSIM sums here are
+# reference presets (ssimfast._presets). Included after _ssim2d.pxi by the
+# three .pyx files: it uses the 2-D row functions, so the SSIM sums here are
 # the same operations, in the same order, as ssim_2d's.
 #
 # ssim_cs_2d   the interior sums of the SSIM map and of the contrast-structure
@@ -8,6 +8,40 @@
 # box_downsample_2d   the mean of F x F blocks of a pair of images, with
 #              'symmetric' borders (the FxF box filter of MATLAB's imfilter, then
 #              every F-th pixel)
+
+
+cdef struct _CsArgs:
+    const char* xb
+    const char* yb
+    Py_ssize_t xs0, xs1, ys0, ys1, H, W, ilo, ihi
+    const double* taps0
+    const double* taps1
+    Py_ssize_t n0, n1, vpad, vstride, vlen, hlen, ntags, per_thread, plo, phi
+    double* work
+    double* partial
+    Py_ssize_t* tags
+    double c1, c2, cov_norm
+
+
+cdef void _ssim_cs_groups(void* args, Py_ssize_t qlo, Py_ssize_t qhi, int tid,
+                          const pixel_t* tag) noexcept nogil:
+    """ssim_cs_2d's row groups qlo .. qhi - 1 of one panel, with scratch slot tid."""
+    cdef _CsArgs* a = <_CsArgs*> args
+    cdef Py_ssize_t q, i, g, t, H = a.H, W = a.W
+    cdef double* base = a.work + tid * a.per_thread
+    cdef double* srow = base + a.vlen + 4 * W  # ROWS SSIM rows, then ROWS cs rows
+    for q in range(qlo, qhi):
+        i = a.ilo + q * ROWS
+        g = min(ROWS, a.ihi - i)
+        _ssim_rows_ring(<const pixel_t*> a.xb, <const pixel_t*> a.yb, a.xs0, a.xs1, a.ys0, a.ys1,
+                        H, W, i, g, base + a.vlen + a.hlen,
+                        a.tags + tid * a.ntags, a.taps0, a.n0, a.taps1, a.n1,
+                        base + a.vpad, a.vstride, base + a.vlen, <char*> srow,
+                        W * <Py_ssize_t> sizeof(double), a.plo, a.phi,
+                        1.0, a.c1, a.c2, a.cov_norm, NULL, 0, srow + ROWS * W)
+        for t in range(g):
+            _sum_more(srow + t * W, a.plo, a.phi, a.partial + 4 * (i + t))
+            _sum_more(srow + (ROWS + t) * W, a.plo, a.phi, a.partial + 4 * (H + i + t))
 
 
 def ssim_cs_2d(const pixel_t[:, :] x, const pixel_t[:, :] y,
@@ -21,7 +55,7 @@ def ssim_cs_2d(const pixel_t[:, :] x, const pixel_t[:, :] y,
     taps0/1     IN   normalised filter taps along axis 0 / 1, odd length, centred
     crop0/1     IN   border left out on each axis (the taps' radius: 'valid')
     c1, c2, cov_norm  IN  SSIM constants
-    n_threads   IN   OpenMP threads (>= 1)
+    n_threads   IN   most threads, the caller included (>= 1; _parallel.pxi)
 
     Filtering and the SSIM formula are ssim_2d's ring path (_ssim_rows_ring, in
     groups of ROWS rows and panels of PANEL columns), so the SSIM sum equals
@@ -45,7 +79,7 @@ def ssim_cs_2d(const pixel_t[:, :] x, const pixel_t[:, :] y,
     cdef Py_ssize_t ring_len = _cache_len(W, n0, False)
     cdef Py_ssize_t per_thread = _doubles(<object> vlen + hlen + ring_len + 16, "ssim_cs_2d")
     cdef Py_ssize_t ntags = _ring_slots(n0)
-    n_threads = max(1, min(n_threads, ngroups))
+    n_threads = _workers_for(min(n_threads, ngroups), <double> (ihi - ilo) * (chi - clo))
     cdef Py_ssize_t npanels = 1
     if chi - clo > PANEL + PANEL // 2:
         npanels = (chi - clo + PANEL - 1) // PANEL
@@ -63,31 +97,46 @@ def ssim_cs_2d(const pixel_t[:, :] x, const pixel_t[:, :] y,
     cdef const pixel_t* yb = &y[0, 0]
     cdef Py_ssize_t xs0 = x.strides[0], xs1 = x.strides[1]
     cdef Py_ssize_t ys0 = y.strides[0], ys1 = y.strides[1]
-    cdef Py_ssize_t i, q, g, t, p, tid, plo, phi
-    cdef double* base
-    cdef double* srow
+    cdef Py_ssize_t i, p
     cdef double ssim_total = 0.0, cs_total = 0.0
+    cdef _CsArgs a
+    a.xb = <const char*> xb
+    a.yb = <const char*> yb
+    a.xs0 = xs0
+    a.xs1 = xs1
+    a.ys0 = ys0
+    a.ys1 = ys1
+    a.H = H
+    a.W = W
+    a.ilo = ilo
+    a.ihi = ihi
+    a.taps0 = &taps0[0]
+    a.n0 = n0
+    a.taps1 = &taps1[0]
+    a.n1 = n1
+    a.vpad = vpad
+    a.vstride = vstride
+    a.vlen = vlen
+    a.hlen = hlen
+    a.ntags = ntags
+    a.per_thread = per_thread
+    a.work = work
+    a.partial = partial
+    a.tags = tags
+    a.c1 = c1
+    a.c2 = c2
+    a.cov_norm = cov_norm
+    cdef Py_ssize_t chunk = _chunk(ngroups, n_threads, 2)
 
-    for p in range(npanels):
-        # Every panel but the last sums a multiple of 4 columns (see _sum_more).
-        plo = clo + p * PANEL
-        phi = chi if p == npanels - 1 else clo + (p + 1) * PANEL
-        for i in range(n_threads * ntags):
-            tags[i] = -1  # empty ring slots (a slot holds one panel's columns)
-        for q in prange(ngroups, nogil=True, num_threads=n_threads, schedule="guided"):  # as ssim_2d
-            i = ilo + q * ROWS
-            g = min(ROWS, ihi - i)
-            tid = _thread_id()
-            base = work + tid * per_thread
-            srow = base + vlen + 4 * W  # ROWS SSIM rows, then ROWS cs rows
-            _ssim_rows_ring(xb, yb, xs0, xs1, ys0, ys1, H, W, i, g, base + vlen + hlen,
-                            tags + tid * ntags, &taps0[0], n0, &taps1[0], n1,
-                            base + vpad, vstride, base + vlen, <char*> srow,
-                            W * <Py_ssize_t> sizeof(double), plo, phi,
-                            1.0, c1, c2, cov_norm, NULL, 0, srow + ROWS * W)
-            for t in range(g):
-                _sum_more(srow + t * W, plo, phi, partial + 4 * (i + t))
-                _sum_more(srow + (ROWS + t) * W, plo, phi, partial + 4 * (H + i + t))
+    with nogil:
+        for p in range(npanels):
+            # Every panel but the last sums a multiple of 4 columns (see _sum_more).
+            a.plo = clo + p * PANEL
+            a.phi = chi if p == npanels - 1 else clo + (p + 1) * PANEL
+            for i in range(n_threads * ntags):
+                tags[i] = -1  # empty ring slots (a slot holds one panel's columns)
+            ssimfast_pool_run(<ssimfast_task> _ssim_cs_groups[pixel_t], &a, ngroups, chunk,
+                              n_threads)
 
     cdef double* t4
     for i in range(ilo, ihi):
@@ -131,6 +180,28 @@ cdef void _downsample_row(const pixel_t* xb, Py_ssize_t xs0, Py_ssize_t xs1,
         (<double*> (orow + j * os1))[0] = sums[j] * inv if pow2 else sums[j] / area
 
 
+cdef struct _DownArgs:
+    const char* xb
+    const char* yb
+    Py_ssize_t xs0, xs1, ys0, ys1, H, W, F, jlo, jhi, w, stride, ox0, ox1, oy0, oy1
+    double* work
+    char* oxb
+    char* oyb
+
+
+cdef void _downsample_rows(void* args, Py_ssize_t lo, Py_ssize_t hi, int tid,
+                           const pixel_t* tag) noexcept nogil:
+    """box_downsample_2d's output rows lo .. hi - 1 of both images."""
+    cdef _DownArgs* d = <_DownArgs*> args
+    cdef double* acc = d.work + tid * d.stride
+    cdef Py_ssize_t i
+    for i in range(lo, hi):
+        _downsample_row(<const pixel_t*> d.xb, d.xs0, d.xs1, d.H, d.W, i, d.F, d.jlo, d.jhi,
+                        d.w, acc, d.oxb + i * d.ox0, d.ox1)
+        _downsample_row(<const pixel_t*> d.yb, d.ys0, d.ys1, d.H, d.W, i, d.F, d.jlo, d.jhi,
+                        d.w, acc, d.oyb + i * d.oy0, d.oy1)
+
+
 def box_downsample_2d(const pixel_t[:, :] x, const pixel_t[:, :] y, Py_ssize_t F,
                       double[:, :] outx, double[:, :] outy, int n_threads):
     """Mean of F x F blocks, every F-th pixel, with 'symmetric' borders, of a
@@ -150,9 +221,18 @@ def box_downsample_2d(const pixel_t[:, :] x, const pixel_t[:, :] y, Py_ssize_t F
     divided by F * F.
     """
     cdef Py_ssize_t H = x.shape[0], W = x.shape[1]
-    cdef Py_ssize_t h = outx.shape[0], w = outx.shape[1], a = (F - 1) // 2
+    _check(y.shape[0] == H and y.shape[1] == W, "box_downsample_2d", "x and y differ in shape")
+    _check_axis(H, 1, 0, "box_downsample_2d", 0)
+    _check_axis(W, 1, 0, "box_downsample_2d", 1)
+    if not 1 <= F <= min(H, W):
+        _check(False, "box_downsample_2d", f"F must be in 1..{min(H, W)}, got {F}")
+    cdef Py_ssize_t h = (H + F - 1) // F, w = (W + F - 1) // F, a = (F - 1) // 2
+    _check(outx.shape[0] == h and outx.shape[1] == w and outy.shape[0] == h
+           and outy.shape[1] == w, "box_downsample_2d",
+           f"outx and outy must be ({h}, {w}), got ({outx.shape[0]}, {outx.shape[1]}) "
+           f"and ({outy.shape[0]}, {outy.shape[1]})")
     cdef Py_ssize_t stride = _round_up(W) + _round_up(W // F + 1)  # row sums, block sums
-    n_threads = max(1, min(n_threads, h))
+    n_threads = _workers_for(min(n_threads, h), <double> 2 * H * W)
     cdef void* block = _scratch((n_threads * stride + 8) * sizeof(double))
     if block == NULL:
         raise MemoryError(f"box_downsample_2d: no memory for {n_threads} x {W} doubles")
@@ -164,15 +244,30 @@ def box_downsample_2d(const pixel_t[:, :] x, const pixel_t[:, :] y, Py_ssize_t F
     # Output columns whose block lies inside the row: [jlo, jhi).
     cdef Py_ssize_t jlo = min(w, (a + F - 1) // F)
     cdef Py_ssize_t jhi = max(jlo, min(w, (W + a - F) // F + 1))
-    cdef Py_ssize_t i, tid
-    cdef double* acc
-    for i in prange(h, nogil=True, num_threads=n_threads, schedule="static"):
-        tid = _thread_id()
-        acc = work + tid * stride
-        _downsample_row(xb, x.strides[0], x.strides[1], H, W, i, F, jlo, jhi, w, acc,
-                        oxb + i * outx.strides[0], outx.strides[1])
-        _downsample_row(yb, y.strides[0], y.strides[1], H, W, i, F, jlo, jhi, w, acc,
-                        oyb + i * outy.strides[0], outy.strides[1])
+    cdef _DownArgs d
+    d.xb = <const char*> xb
+    d.yb = <const char*> yb
+    d.xs0 = x.strides[0]
+    d.xs1 = x.strides[1]
+    d.ys0 = y.strides[0]
+    d.ys1 = y.strides[1]
+    d.H = H
+    d.W = W
+    d.F = F
+    d.jlo = jlo
+    d.jhi = jhi
+    d.w = w
+    d.work = work
+    d.stride = stride
+    d.oxb = oxb
+    d.oyb = oyb
+    d.ox0 = outx.strides[0]
+    d.ox1 = outx.strides[1]
+    d.oy0 = outy.strides[0]
+    d.oy1 = outy.strides[1]
+    with nogil:
+        ssimfast_pool_run(<ssimfast_task> _downsample_rows[pixel_t], &d, h,
+                          _chunk(h, n_threads, 1), n_threads)
     _free_scratch(block)
 
 

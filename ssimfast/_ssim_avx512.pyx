@@ -1,6 +1,13 @@
 """Compiled SSIM kernels, built for x86-64 CPUs with AVX-512 (x86-64-v4). FMA
 contraction stays off, so the results are bit-identical to the baseline build.
-The source is _kernels.pxi and _multiscale.pxi."""
-include "_kernels.pxi"
+The source: the .pxi
+files listed in _module.pxi."""
+include "_module.pxi"
+include "_parallel.pxi"
+include "_rows.pxi"
+include "_filters.pxi"
+include "_ssim2d.pxi"
+include "_ssim3d.pxi"
+include "_ssimnd.pxi"
 include "_multiscale.pxi"
 include "_masked.pxi"

@@ -1,4 +1,10 @@
-"""Thread counts: the `workers` argument, as OpenMP threads."""
+"""Thread counts: the `workers` argument, with OpenMP's conventions.
+
+The kernels run their parallel loops on their own pool (_pool.h, _parallel.pxi):
+the calling thread and up to workers - 1 helpers that join while there is work.
+The count still follows OpenMP (OMP_NUM_THREADS, threadpoolctl limits), which
+the kernels link for that.
+"""
 import operator
 import os
 
@@ -13,7 +19,7 @@ def _usable_cpus():
 
 
 def resolve_workers(workers):
-    """Number of OpenMP threads for `workers`.
+    """Most threads (the caller and the pool's helpers) a call uses for `workers`.
 
     None means OpenMP's default: every core, or OMP_NUM_THREADS, or a
     threadpoolctl limit. Negative numbers count back from that default

@@ -120,6 +120,83 @@ def test_ssim_map_nd_refuses():
         kernels.ssim_map_nd(u, u, 2 * u, u, 1.0, 1.0, 1.0, 1.0, np.empty(6), np.empty((3, 5)))
 
 
+def _downsample(x, y, F, outx, outy):
+    kernels.box_downsample_2d(x, y, F, outx, outy, 2)
+    return outx, outy
+
+
+def test_box_downsample_2d_refuses():
+    """F=0 divided by zero (SIGFPE); outputs smaller than the result were written
+    out of bounds. Run in a subprocess, so that a regression shows as a crash."""
+    x = _u8(9, 10)
+    ox, oy = _downsample(x, x, 2, np.empty((5, 5)), np.empty((5, 5)))
+    assert np.array_equal(ox, oy)
+    code = (
+        "import numpy as np\n"
+        "from ssimfast._extension import kernels\n"
+        "x = np.zeros((9, 10), np.uint8)\n"
+        "cases = [(x, x, 0, (5, 5), (5, 5)), (x, x, -1, (5, 5), (5, 5)),\n"
+        "         (x, x, 11, (1, 1), (1, 1)), (x, x, 2, (2, 2), (5, 5)),\n"
+        "         (x, x, 2, (5, 5), (5, 4)), (x, x, 2, (6, 5), (6, 5)),\n"
+        "         (x, x[:, :9], 2, (5, 5), (5, 5)), (x[:0], x[:0], 1, (0, 10), (0, 10))]\n"
+        "for a, b, F, sx, sy in cases:\n"
+        "    try:\n"
+        "        kernels.box_downsample_2d(a, b, F, np.empty(sx), np.empty(sy), 2)\n"
+        "        print('ACCEPTED', F, sx, sy)\n"
+        "    except ValueError as e:\n"
+        "        print('REFUSED', e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, f"exit code {out.returncode}: {out.stderr[-2000:]}"
+    lines = out.stdout.splitlines()
+    assert len(lines) == 8 and all(ln.startswith("REFUSED box_downsample_2d") for ln in lines), \
+        out.stdout
+
+
+def _masked(x, y, mask=E2, taps0=T3, taps1=T3, crop0=1, crop1=1, smap=E2, rows=None):
+    rows = x.shape[0] if rows is None else rows
+    sums, counts = np.zeros(rows), np.zeros(rows)
+    kernels.ssim_masked_2d(x, y, mask.astype(np.uint8), False, taps0, taps1, crop0, crop1,
+                           1.0, 1.0, 9.0, False, 0.5, smap, sums, counts, 2)
+    return sums, counts
+
+
+def test_ssim_masked_2d_refuses():
+    """A negative border wrote outside the row sums (a double free at exit);
+    the masked kernel checks its arguments as the others do. Run in a
+    subprocess, so that a regression shows as a crash."""
+    x = _u8(9, 10)
+    sums, counts = _masked(x, x)
+    assert np.array_equal(counts[1:-1], np.full(7, 8.0)) and np.allclose(sums[1:-1], 8.0)
+    code = (
+        "import numpy as np\n"
+        "from ssimfast._extension import kernels\n"
+        "x = np.zeros((9, 10), np.uint8)\n"
+        "T3, E2 = np.full(3, 1 / 3), np.empty((0, 0))\n"
+        "def call(x, y, crop0=1, crop1=1, taps0=T3, taps1=T3, rows=9, smap=E2):\n"
+        "    kernels.ssim_masked_2d(x, y, np.empty((0, 0), np.uint8), False, taps0, taps1,\n"
+        "                           crop0, crop1, 1.0, 1.0, 9.0, False, 0.5, smap,\n"
+        "                           np.zeros(rows), np.zeros(rows), 2)\n"
+        "cases = [dict(crop0=-3), dict(crop1=-2), dict(taps0=np.ones(0)), dict(taps1=np.ones(4)),\n"
+        "         dict(rows=8), dict(smap=np.empty((9, 9))), dict(x=x[:0], y=x[:0], rows=0),\n"
+        "         dict(y=x[:, :9])]\n"
+        "for kw in cases:\n"
+        "    kw = dict(dict(x=x, y=x), **kw)\n"
+        "    try:\n"
+        "        call(**kw)\n"
+        "        print('ACCEPTED', kw)\n"
+        "    except ValueError as e:\n"
+        "        print('REFUSED', e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, f"exit code {out.returncode}: {out.stderr[-2000:]}"
+    lines = out.stdout.splitlines()
+    assert len(lines) == 8 and all(ln.startswith("REFUSED ssim_masked_2d") for ln in lines), \
+        out.stdout
+
+
 @pytest.mark.parametrize("shape", [(7, 737_869_762_948_382_065), (7, 2**40)])
 def test_broadcast_giant_axis_is_a_memory_error_not_a_crash(shape):
     """A zero-stride image with an axis of 2**59 pixels made the 2-D kernel's
