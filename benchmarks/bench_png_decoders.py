@@ -2,10 +2,13 @@
 
     python benchmarks/bench_png_decoders.py [--repeat 3]
 
-Decodes 512x512 PNGs (8-bit gray as bench_cli.py writes them, 8-bit RGB, 16-bit
-gray and RGB) with each decoder that is installed: imagecodecs (libpng; the one
-the command uses), Pillow, OpenCV (cv2.imdecode), pyspng (libspng), kornia-rs
-(Rust png), pywuffs. Prints the median time per image, one thread, and the GIL
+Decodes 512x512 PNGs (8-bit gray written by imagecodecs and, column `cli`, by
+Pillow as bench_cli.py writes them: noise, mostly Paeth-filtered rows; 8-bit RGB,
+16-bit gray and RGB) with each decoder that is installed: imagecodecs (libpng; the
+one the command uses), imagecodecs' libspng, Pillow, OpenCV (cv2.imdecode), pyspng
+(libspng), kornia-rs (Rust png), pywuffs. Then the inflation alone of the `cli`
+file's image data with zlib (what libpng calls), python-isal and libdeflate: the
+share of a decode that the inflater takes. Prints the median time per image, one thread, and the GIL
 check: a Python thread counts while one long decode (4096x4096 gray) runs; the
 count during the call over the count during as long a sleep is about 0 for a
 decoder that holds the GIL (then a thread pool decodes on one core only) and
@@ -27,6 +30,8 @@ def decoders():
     try:
         import imagecodecs
         found["imagecodecs"] = imagecodecs.png_decode
+        if imagecodecs.SPNG.available:
+            found["imagecodecs-spng"] = imagecodecs.spng_decode
     except ImportError:
         pass
     try:
@@ -56,7 +61,61 @@ def decoders():
         found["kornia-rs"] = kornia
     except ImportError:
         pass
+    try:
+        import pywuffs
+        from pywuffs import aux
+
+        def wuffs(b):
+            config = aux.ImageDecoderConfig()
+            config.enabled_decoders = [pywuffs.ImageDecoderType.PNG]
+            config.pixel_format = pywuffs.PixelFormat.Y  # 8-bit gray only
+            result = aux.ImageDecoder(config).decode(b)
+            if result.error_message:
+                raise ValueError(result.error_message)
+            return result.pixbuf
+        found["pywuffs"] = wuffs
+    except ImportError:
+        pass
     return found
+
+
+def inflaters():
+    import zlib
+    found = {"zlib": zlib.decompress}
+    try:
+        from isal import isal_zlib
+        found["isal"] = isal_zlib.decompress
+    except ImportError:
+        pass
+    try:
+        import imagecodecs
+        if imagecodecs.DEFLATE.available:
+            found["libdeflate"] = lambda b: imagecodecs.deflate_decode(b, out=1 << 20)
+    except ImportError:
+        pass
+    return found
+
+
+def image_data(png):
+    """The concatenated IDAT chunks of a PNG: its zlib stream."""
+    parts, at = [], 8
+    while at < len(png):
+        length, kind = struct.unpack(">I4s", png[at:at + 8])
+        if kind == b"IDAT":
+            parts.append(png[at + 8:at + 8 + length])
+        at += 12 + length
+    return b"".join(parts)
+
+
+def median_time(fn, blob, repeat):
+    fn(blob)
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        for _ in range(10):
+            fn(blob)
+        times.append((time.perf_counter() - t) / 10)
+    return statistics.median(times)
 
 
 def images():
@@ -66,11 +125,16 @@ def images():
     gray = data.camera()
     rgb = data.astronaut()
     noisy = np.clip(gray + rng.normal(0, 5, gray.shape), 0, 255).astype(np.uint8)
-    return {"gray8": noisy, "rgb8": rgb, "gray16": noisy.astype(np.uint16) * 257 + 3,
+    return {"gray8": noisy, "cli": noisy, "rgb8": rgb, "gray16": noisy.astype(np.uint16) * 257 + 3,
             "rgb16": rgb.astype(np.uint16) * 257 + 3}
 
 
-def encode(array):
+def encode(array, pillow=False):
+    if pillow:  # as bench_cli.py saves its pairs: Pillow's defaults
+        from PIL import Image
+        out = io.BytesIO()
+        Image.fromarray(array).save(out, format="PNG")
+        return out.getvalue()
     import imagecodecs
     return imagecodecs.png_encode(array)
 
@@ -103,8 +167,8 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
     found = decoders()
-    blobs = {name: encode(im) for name, im in images().items()}
-    print(f"{'decoder':12s} " + " ".join(f"{k:>9s}" for k in blobs) + "   GIL free")
+    blobs = {name: encode(im, pillow=name == "cli") for name, im in images().items()}
+    print(f"{'decoder':16s} " + " ".join(f"{k:>9s}" for k in blobs) + "   GIL free")
     rng = np.random.default_rng(1)
     big = rng.normal(size=(4096, 4096)).cumsum(0).cumsum(1)
     big = encode(((big - big.min()) / np.ptp(big) * 255).astype(np.uint8))
@@ -116,14 +180,12 @@ def main(argv=None):
             except Exception:  # noqa: BLE001 - a kind this decoder does not read
                 cells.append(f"{'-':>9s}")
                 continue
-            times = []
-            for _ in range(args.repeat):
-                t = time.perf_counter()
-                for _ in range(10):
-                    decode(blob)
-                times.append((time.perf_counter() - t) / 10)
-            cells.append(f"{statistics.median(times) * 1e3:7.2f}ms")
-        print(f"{name:12s} " + " ".join(cells) + f"   {holds_gil(decode, big):.2f}")
+            cells.append(f"{median_time(decode, blob, args.repeat) * 1e3:7.2f}ms")
+        print(f"{name:16s} " + " ".join(cells) + f"   {holds_gil(decode, big):.2f}")
+    stream = image_data(blobs["cli"])
+    print(f"inflating the `cli` file's image data alone ({len(stream):,} bytes):")
+    for name, inflate in inflaters().items():
+        print(f"  {name:14s} {median_time(inflate, stream, args.repeat) * 1e3:7.2f}ms")
 
 
 if __name__ == "__main__":
