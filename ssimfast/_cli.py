@@ -32,7 +32,8 @@ from ssimfast._images import MAX_PAGES, MAX_PIXELS, ImageReadError, Limits, is_i
 from ssimfast._rows import OutputError, Rows, RowsError, escape_name
 from ssimfast._structural_similarity import structural_similarity
 from ssimfast._threads import _usable_cpus
-from ssimfast._video_cli import VideoInputError, add_video_arguments, is_video_pair, run_videos
+from ssimfast._video_cli import VideoInputError, add_video_arguments, check_image_usage, image_psnr, \
+    is_video_pair, run_videos
 
 __all__ = ["main"]
 
@@ -339,6 +340,10 @@ def _run_compare(args):
     if not (a_dir or b_dir) and is_video_pair(args):
         return _run_video_pair(args)
     if a_dir:
+        try:
+            check_image_usage(args, directories=True)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
         return _run_directories(args)
     for name in ("output", "resume", "format", "local", "overwrite", "worst"):
         if getattr(args, name) not in (None, False):
@@ -397,6 +402,10 @@ def _score_options(args, loaded, workers):
 def _run_files(args):
     from ssimfast._report import report
 
+    try:
+        check_image_usage(args)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     a, b = _load_pair(args.a, args.b, args.gray, _limits(args))
     options = _score_options(args, a, args.workers)
     note = _range_note(args, a, b)
@@ -409,12 +418,15 @@ def _run_files(args):
         raise InputError(f"{args.a}, {args.b}: {exc}") from None
     except MemoryError as exc:
         raise InputError(f"{args.a}, {args.b}: out of memory while scoring ({exc})") from None
+    extra = image_psnr(args, a.array, b.array)
     if args.json:
         print(json.dumps(_finite({"file1": escape_name(args.a), "file2": escape_name(args.b),
-                                  **result.to_dict()}), indent=2, allow_nan=False))
+                                  **result.to_dict(), **extra}), indent=2, allow_nan=False))
     else:
         print(f"{escape_name(args.a)} vs {escape_name(args.b)}: {_describe(a)}")
         print(result)
+        if extra:
+            print(f"PSNR:               {extra['psnr']:.2f} dB")
     if args.heatmap:
         _save_heatmap(result, args.heatmap, a.array, b.array, args.json)
     return EXIT_OK

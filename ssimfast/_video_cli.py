@@ -329,3 +329,31 @@ def _worst_frame(args, index, preset, options, bits):
         result.save_heatmap(args.heatmap, y1, y2)
         print(f"heatmap: {args.heatmap} (frame {index}'s Y planes and SSIM map)",
               file=sys.stderr if args.json else sys.stdout)
+
+
+# ---------------------------------------------------------------- images
+
+def check_image_usage(args, directories=False):
+    """ValueError for the video options given with images."""
+    for name, value in (("frames", args.frames), ("shortest", args.shortest),
+                        ("offset", args.offset), ("pix-fmt", args.pix_fmt),
+                        ("frame-rate", args.frame_rate)):
+        if value:
+            raise ValueError(f"--{name} is for comparing videos; {escape_name(args.a)} and "
+                             f"{escape_name(args.b)} are not videos")
+    if directories and args.psnr:
+        raise ValueError("--psnr is for two files or two videos; the directory rows have "
+                         "no psnr column yet")
+
+
+def image_psnr(args, im1, im2):
+    """{"psnr": dB} for two images with --psnr (else {}): the data range as
+    SSIM's (--data-range, --bits, or the dtype's as scikit-image infers it)."""
+    if not args.psnr:
+        return {}
+    from ssimfast._psnr import peak_signal_noise_ratio
+
+    data_range = args.data_range
+    if data_range is None and args.bits is not None:
+        data_range = (1 << args.bits) - 1
+    return {"psnr": float(peak_signal_noise_ratio(im1, im2, data_range=data_range))}

@@ -203,3 +203,19 @@ def test_ctrl_c_leaves_complete_rows(tmp_path):
     assert text.endswith("\n")
     rows = list(csv.DictReader(text.splitlines()))
     assert 5 <= len(rows) < n and all(len(r) == 5 and r["all"] for r in rows)
+
+
+def test_psnr_for_two_images_and_video_options_refused(tmp_path):
+    from PIL import Image
+    from skimage.metrics import peak_signal_noise_ratio as ski_psnr
+
+    ref, dist = frames(1)
+    Image.fromarray(ref[0][0]).save(tmp_path / "a.png")
+    Image.fromarray(dist[0][0]).save(tmp_path / "b.png")
+    proc = run("compare", "a.png", "b.png", "--psnr", "--json", cwd=tmp_path, check_code=0)
+    assert json.loads(proc.stdout)["psnr"] == pytest.approx(ski_psnr(ref[0][0], dist[0][0]),
+                                                            rel=1e-12)
+    proc = run("compare", "a.png", "b.png", "--psnr", cwd=tmp_path, check_code=0)
+    assert "PSNR:" in proc.stdout and " dB" in proc.stdout
+    proc = run("compare", "a.png", "b.png", "--offset", "2", cwd=tmp_path, check_code=2)
+    assert "--offset is for comparing videos" in proc.stderr
