@@ -5,13 +5,16 @@ Rows go to -o as CSV or JSON Lines (numbers only: a NaN or infinite value is an
 empty CSV field and `null` in JSON, as the directory rows), each written and
 flushed as its frame is scored, so that Ctrl-C leaves complete rows.
 """
+import argparse
+import fractions
 import json
 import math
-import os
 import sys
 
 import numpy as np
 
+from ssimfast._psnr import peak_signal_noise_ratio
+from ssimfast._report import report
 from ssimfast._rows import escape_name
 from ssimfast._video import is_video_path, open_video
 from ssimfast._video_ssim import VideoScores, _iter_rows
@@ -47,8 +50,6 @@ def add_video_arguments(compare):
 
 
 def _size(text):
-    import argparse
-
     try:
         w, h = (int(n) for n in text.lower().split("x"))
     except ValueError:
@@ -59,8 +60,6 @@ def _size(text):
 
 
 def _positive(text):
-    import argparse
-
     try:
         n = int(text)
     except ValueError:
@@ -71,8 +70,6 @@ def _positive(text):
 
 
 def _non_negative(text):
-    import argparse
-
     try:
         n = int(text)
     except ValueError:
@@ -122,8 +119,6 @@ def _check_usage(args):
 
 
 def _frame_rate(text):
-    import fractions
-
     if text is None:
         return None
     try:
@@ -293,7 +288,7 @@ def _print_report(args, scores, preset, options, bits):
                                f"{scores.mean['psnr_' + p]:.2f}" for p in planes))
     order = np.argsort(scores.all, kind="stable")
     k = 5 if args.worst is None else args.worst
-    print(f"worst frames (by All):")
+    print("worst frames (by All):")
     for i in order[:k]:
         print(f"  frame {int(scores.frame[i]):>6}  All {scores.all[i]:.6f}  Y {scores.y[i]:.6f}")
     worst = int(scores.frame[order[0]])
@@ -303,8 +298,6 @@ def _print_report(args, scores, preset, options, bits):
 def _worst_frame(args, index, preset, options, bits):
     """The local picture of the worst frame's Y plane (re-read where the reader
     has random access), and its heatmap."""
-    from ssimfast._report import report
-
     open_options = {}
     if args.size is not None:
         open_options = {"size": args.size, "pix_fmt": args.pix_fmt or "yuv420p"}
@@ -351,8 +344,6 @@ def image_psnr(args, im1, im2):
     SSIM's (--data-range, --bits, or the dtype's as scikit-image infers it)."""
     if not args.psnr:
         return {}
-    from ssimfast._psnr import peak_signal_noise_ratio
-
     data_range = args.data_range
     if data_range is None and args.bits is not None:
         data_range = (1 << args.bits) - 1
