@@ -237,6 +237,9 @@ def run_videos(args, progress_bar, stop_flag):
         out["frames"] = [{k: r[k] for k in _columns(r)} for r in out["frames"]]
         out["mean"] = {k: v for k, v in out["mean"].items() if not k.startswith("mse_")}
         print(json.dumps(_finite(_jsonable(out)), indent=2, allow_nan=False))
+        if args.heatmap:  # stdout stays JSON only
+            _worst_frame(args, int(scores.frame[np.argmin(scores.all)]), preset, options, bits,
+                         quiet=True)
     else:
         _print_report(args, scores, preset, options, bits)
     if args.output:
@@ -295,7 +298,7 @@ def _print_report(args, scores, preset, options, bits):
     _worst_frame(args, worst, preset, options, bits)
 
 
-def _worst_frame(args, index, preset, options, bits):
+def _worst_frame(args, index, preset, options, bits, quiet=False):
     """The local picture of the worst frame's Y plane (re-read where the reader
     has random access), and its heatmap."""
     open_options = {}
@@ -304,7 +307,7 @@ def _worst_frame(args, index, preset, options, bits):
     with open_video(args.a, **open_options) as ra, open_video(args.b, **open_options) as rb:
         if not (hasattr(ra, "frame") and hasattr(rb, "frame")):
             print(f"(frame {index}: no random access in compressed videos; its local map is "
-                  "not shown)")
+                  "not shown)", file=sys.stderr if quiet else sys.stdout)
             return
         y1, y2 = np.asarray(ra.frame(index)[0]), np.asarray(rb.frame(index + args.offset)[0])
     # The local map is scikit-image's (with the given options): FFmpeg's
@@ -316,12 +319,13 @@ def _worst_frame(args, index, preset, options, bits):
         local["bits"] = bits or ra.bits
     result = report(y1, y2, k=3 if args.regions is None else args.regions, **local)
     note = " (scikit-image's map)" if preset == "ffmpeg" else ""
-    print(f"worst frame {index}, Y plane{note}:")
-    print("\n".join("  " + line for line in str(result).splitlines()))
+    if not quiet:
+        print(f"worst frame {index}, Y plane{note}:")
+        print("\n".join("  " + line for line in str(result).splitlines()))
     if args.heatmap:
         result.save_heatmap(args.heatmap, y1, y2)
         print(f"heatmap: {args.heatmap} (frame {index}'s Y planes and SSIM map)",
-              file=sys.stderr if args.json else sys.stdout)
+              file=sys.stderr if quiet else sys.stdout)
 
 
 # ---------------------------------------------------------------- images
