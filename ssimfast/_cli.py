@@ -32,6 +32,8 @@ from ssimfast._images import MAX_PAGES, MAX_PIXELS, ImageReadError, Limits, is_i
 from ssimfast._rows import OutputError, Rows, RowsError, escape_name
 from ssimfast._structural_similarity import structural_similarity
 from ssimfast._threads import _usable_cpus
+from ssimfast._video_cli import VideoInputError, add_video_arguments, check_image_usage, image_psnr, \
+    is_video_pair, run_videos
 
 __all__ = ["main"]
 
@@ -156,6 +158,7 @@ def _parser():
                       help="worst pairs to list in the summary (default 5)")
     dirs.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                       help="show a progress bar on stderr (default: when stderr is a terminal)")
+    add_video_arguments(compare)
     ssim = compare.add_argument_group("SSIM options (as structural_similarity)")
     ssim.add_argument("--win-size", type=_odd_int, metavar="N",
                       help="odd side of the window (default 7; 11 with --gaussian)")
@@ -246,7 +249,16 @@ def _options(args):
         options["data_range"] = args.data_range
     if args.bits is not None:
         options["bits"] = args.bits
+    if args.preset is not None:
+        options["preset"] = args.preset
+        if args.preset == "ffmpeg":  # FFmpeg's fixed definition: none of the above
+            options = {k: v for k, v in options.items() if k in ("bits", "data_range", "preset")
+                       or _DEFAULT_OPTIONS.get(k, v) != v}
     return options
+
+
+_DEFAULT_OPTIONS = {"gaussian_weights": False, "use_sample_covariance": True, "K1": 0.01,
+                    "K2": 0.03}
 
 
 def _range_note(args, a, b, pair=True):
@@ -325,13 +337,28 @@ def _run_compare(args):
         raise UsageError(f"compare takes two files or two directories; {args.a} is a "
                          f"{'directory' if a_dir else 'file'} but {args.b} is a "
                          f"{'directory' if b_dir else 'file'}")
+    if not (a_dir or b_dir) and is_video_pair(args):
+        return _run_video_pair(args)
     if a_dir:
+        try:
+            check_image_usage(args, directories=True)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
         return _run_directories(args)
     for name in ("output", "resume", "format", "local", "overwrite", "worst"):
         if getattr(args, name) not in (None, False):
             raise UsageError(f"--{name} is for comparing directories; {args.a} and {args.b} "
                              "are files")
     return _run_files(args)
+
+
+def _run_video_pair(args):
+    try:
+        return run_videos(args, _Progress, _StopFlag)
+    except VideoInputError as exc:
+        raise InputError(str(exc)) from None
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _limits(args):
@@ -375,6 +402,10 @@ def _score_options(args, loaded, workers):
 def _run_files(args):
     from ssimfast._report import report
 
+    try:
+        check_image_usage(args)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     a, b = _load_pair(args.a, args.b, args.gray, _limits(args))
     options = _score_options(args, a, args.workers)
     note = _range_note(args, a, b)
@@ -387,12 +418,15 @@ def _run_files(args):
         raise InputError(f"{args.a}, {args.b}: {exc}") from None
     except MemoryError as exc:
         raise InputError(f"{args.a}, {args.b}: out of memory while scoring ({exc})") from None
+    extra = image_psnr(args, a.array, b.array)
     if args.json:
         print(json.dumps(_finite({"file1": escape_name(args.a), "file2": escape_name(args.b),
-                                  **result.to_dict()}), indent=2, allow_nan=False))
+                                  **result.to_dict(), **extra}), indent=2, allow_nan=False))
     else:
         print(f"{escape_name(args.a)} vs {escape_name(args.b)}: {_describe(a)}")
         print(result)
+        if extra:
+            print(f"PSNR:               {extra['psnr']:.2f} dB")
     if args.heatmap:
         _save_heatmap(result, args.heatmap, a.array, b.array, args.json)
     return EXIT_OK

@@ -178,6 +178,9 @@ def _resolve(im1, im2, win_size, gradient, data_range, channel_axis, gaussian_we
         raise ValueError(f"mask=, nan_policy= and min_valid= work with preset='skimage' "
                          f"only, not preset={preset!r}")
     row = lookup(preset)
+    if row.definition == "ffmpeg":
+        return _resolve_ffmpeg(im1, im2, row, win_size, gradient, data_range, channel_axis,
+                               gaussian_weights, full, workers, bits, kwargs, pixels)
     win_size, gaussian_weights, kwargs = _apply(preset, row, win_size, gaussian_weights, kwargs)
     explicit = bits is not None or data_range is not None
     if bits is not None:
@@ -214,6 +217,72 @@ def _resolve(im1, im2, win_size, gradient, data_range, channel_axis, gaussian_we
     simple = masked is None and factor == 1 and not (full and row.valid_map)
     return Plan(s, full, gradient, preset, row, source, range_check, factor, masked, policy,
                 im1.shape, simple)
+
+
+def _resolve_ffmpeg(im1, im2, row, win_size, gradient, data_range, channel_axis, gaussian_weights,
+                    full, workers, bits, kwargs, pixels):
+    """The plan of preset='ffmpeg': FFmpeg's ssim filter on each 2-D plane
+    (channel). Its window, constants and normalisation are fixed; the bit depth
+    (8 for uint8; bits= for uint16) sets its maximum value 2**bits - 1."""
+    if gradient:
+        raise ValueError("gradient=True is defined for preset='skimage' only; FFmpeg's ssim "
+                         "filter (preset='ffmpeg') has no gradient")
+    given = dict(kwargs)
+    opts = _pop_options(dict(kwargs), "structural_similarity")
+    for key, value in (("win_size", win_size), ("gaussian_weights", gaussian_weights),
+                       ("K1", given.get("K1")), ("K2", given.get("K2"))):
+        passed = value is not None and not (key == "gaussian_weights" and value is False)
+        if passed and not _equal(value, row.fixed[key]):
+            raise ValueError(
+                f"preset='ffmpeg' fixes {key}={row.fixed[key]!r} ({row.reference}), but "
+                f"{key}={value!r} was passed; drop {key}, or use preset='skimage' to choose it")
+    for key in ("sigma", "use_sample_covariance"):
+        if key in given:
+            raise ValueError(f"preset='ffmpeg' has no {key} (FFmpeg's ssim filter sums 8x8 "
+                             f"windows with fixed normalisation); drop {key}")
+    if im1.shape != im2.shape:
+        raise ValueError("Input images must have the same dimensions: "
+                         f"im1.shape={im1.shape} but im2.shape={im2.shape}.")
+    axis = _channel_axis(channel_axis, opts["multichannel"], im1.ndim)
+    spatial = tuple(n for ax, n in enumerate(im1.shape) if ax != axis)
+    if len(spatial) != 2:
+        raise ValueError(f"preset='ffmpeg' (FFmpeg's ssim filter) scores 2-D planes; these images "
+                         f"have shape {im1.shape} with channel_axis={channel_axis}")
+    if min(spatial) < 8:
+        raise ValueError(f"preset='ffmpeg' needs planes of at least 8x8 pixels (two 4x4 blocks "
+                         f"each way); these are {spatial[1]}x{spatial[0]}")
+    if im1.dtype != im2.dtype or im1.dtype not in (np.dtype(np.uint8), np.dtype(np.uint16)):
+        raise TypeError(f"preset='ffmpeg' scores uint8 (8-bit) or uint16 (9- to 16-bit) planes, "
+                        f"as FFmpeg stores them; got {im1.dtype} and {im2.dtype}")
+    if bits is None:
+        if im1.dtype != np.uint8:
+            raise ValueError("preset='ffmpeg' on uint16 planes needs bits= (10 for yuv420p10le, "
+                             "12, 16, ...): FFmpeg's constants depend on the bit depth")
+        bits, source = 8, "uint8: 8 bits"
+    else:
+        if isinstance(bits, (bool, np.bool_)) or not isinstance(bits, numbers.Integral):
+            raise TypeError(f"bits must be an integer from 8 to 16, got {bits!r}")
+        bits = int(bits)
+        if not 8 <= bits <= 16 or (bits == 8) != (im1.dtype == np.uint8):
+            raise ValueError(f"preset='ffmpeg' takes bits=8 with uint8 planes and bits=9 to 16 "
+                             f"with uint16 planes; got bits={bits} with {im1.dtype}")
+        source = f"bits={bits}"
+    peak = (1 << bits) - 1
+    if data_range is not None and not _equal(data_range, peak):
+        raise ValueError(f"preset='ffmpeg' uses the maximum value 2**bits - 1 = {peak} of its "
+                         f"bit depth; data_range={data_range!r} contradicts it: drop data_range "
+                         "or pass bits=")
+    n_threads = resolve_workers(workers)
+    if pixels and bits not in (8, 16):
+        check_range(im1, im2, peak, bits)
+    # The constants as vf_ssim.c computes them (in double, rounded to integers);
+    # they stand for 64 * C1 and 64 * 63 * C2 of the window sums.
+    c1 = int(.01 * .01 * peak * peak * 64 + .5)
+    c2 = int(.03 * .03 * peak * peak * 64 * 63 + .5)
+    params = Params(uniform_taps(8), True, 0, c1, c2, 1.0, n_threads)
+    options = Options(8, False, None, 0.01, 0.03, False)
+    s = Setup(axis, np.dtype(np.float64), params, peak, options)
+    return Plan(s, full, False, "ffmpeg", row, source, None, 1, None, None, im1.shape, False)
 
 
 # The skimage defaults of the keywords a preset may fix: a keyword at its
@@ -511,6 +580,8 @@ class Settings(dict):
 def describe(plan):
     """A plan as the Settings that settings() returns, one line per decision."""
     s, row = plan.setup, plan.row
+    if row.definition == "ffmpeg":
+        return _describe_ffmpeg(plan)
     params, o = s.params, s.options
     ntaps = params.taps.shape[0]
     factor, crop = plan.factor, params.crop
@@ -540,6 +611,33 @@ def describe(plan):
                                + ["map"] * bool(plan.full))
     out["result dtype"] = np.dtype(s.float_type).name
     out["threads"] = params.n_threads
+    return out
+
+
+def _describe_ffmpeg(plan):
+    s, row = plan.setup, plan.row
+    out = Settings()
+    out["preset"] = plan.preset
+    out["reference"] = row.reference
+    out["window"] = ("uniform 8x8 windows on a 4-pixel grid (overlapping by 4), "
+                     "from sums over 4x4 blocks")
+    out["covariance"] = "x264's: 64 * sum(xy) - sum(x) * sum(y) over each window, in integers"
+    out["data_range"] = s.data_range
+    out["data_range from"] = plan.range_source
+    out["K1, K2"] = (0.01, 0.03)
+    out["C1, C2"] = (f"{s.params.c1} = round(0.01**2 * {s.data_range}**2 * 64)",
+                     f"{s.params.c2} = round(0.03**2 * {s.data_range}**2 * 64 * 63)")
+    out["downsampling"] = "none"
+    out["scored shape"] = plan.shape
+    out["channel_axis"] = s.channel_axis
+    out["mean over"] = ("every 8x8 window inside the plane (a remainder past a multiple of 4 "
+                        "is ignored)" + ("; channels: the mean of their means, FFmpeg's "
+                                         "'All' for planes of one size" if s.channel_axis is not None
+                                         else ""))
+    out["full=True map"] = row.map_region
+    out["outputs"] = ", ".join(["mean"] + ["map"] * bool(plan.full))
+    out["result dtype"] = "float64"
+    out["threads"] = s.params.n_threads
     return out
 
 

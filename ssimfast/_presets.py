@@ -32,6 +32,7 @@ class Preset(typing.NamedTuple):
     map_region: str  # what full=True returns
     valid_map: bool = False  # full=True returns the windows inside the image only
     extras: bool = False  # gradient=, mask=, nan_policy= and min_valid= are defined
+    definition: str = "gaussian-or-uniform"  # "ffmpeg": x264's block-sum SSIM (ssimfast._ffmpeg)
 
 
 _WANG = types.MappingProxyType(
@@ -53,6 +54,13 @@ PRESETS = types.MappingProxyType({
     "pytorch": Preset(
         "pytorch-msssim ssim() and tf.image.ssim", _WANG, _WANG_DEFAULTS, False,
         "windows inside the image ('valid')", valid_map=True),
+    # Not a window setting of the kernels: its own definition, resolved by
+    # ssimfast._plan.resolve_ffmpeg and run by ssimfast._ffmpeg.
+    "ffmpeg": Preset(
+        "FFmpeg's ssim filter (libavfilter/vf_ssim.c, x264's SSIM)",
+        types.MappingProxyType({"win_size": 8, "gaussian_weights": False, "K1": 0.01, "K2": 0.03}),
+        _NONE, False, "float32, one value per 8x8 window on the 4-pixel grid: (H // 4 - 1, W // 4 - 1)",
+        valid_map=True, definition="ffmpeg"),
 })
 
 

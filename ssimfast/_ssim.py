@@ -21,6 +21,7 @@ import numpy as np
 from ssimfast import _masked
 from ssimfast._checks import slice_at_axis
 from ssimfast._extension import kernels
+from ssimfast._ffmpeg import ffmpeg_ssim, ffmpeg_ssim_map
 from ssimfast._presets import box_downsample
 
 __all__ = ["run", "score", "Params", "ssim_sum", "kernel_inputs", "kernel_dtype", "kernel_taps",
@@ -45,6 +46,8 @@ _CONVERTED = {
 def run(plan, im1, im2):
     """structural_similarity's result for a resolved plan and its two NumPy images."""
     setup = plan.setup
+    if plan.row.definition == "ffmpeg":
+        return _run_ffmpeg(plan, im1, im2)
     if plan.simple:
         return score(im1, im2, setup, plan.full, plan.gradient)
     if plan.masking is not None:
@@ -62,6 +65,20 @@ def run(plan, im1, im2):
     valid = tuple(slice(None) if ax == setup.channel_axis else slice(crop, n - crop)
                   for ax, n in enumerate(smap.shape))
     return mean, np.ascontiguousarray(smap[valid])
+
+
+def _run_ffmpeg(plan, im1, im2):
+    """preset='ffmpeg': FFmpeg's SSIM of each plane; channels averaged."""
+    axis, bits = plan.setup.channel_axis, plan.setup.data_range.bit_length()
+    workers = plan.setup.params.n_threads
+    pairs = ([(im1, im2)] if axis is None else
+             [(im1[slice_at_axis(ch, axis)], im2[slice_at_axis(ch, axis)])
+              for ch in range(im1.shape[axis])])
+    mean = np.float64(np.mean([ffmpeg_ssim(a, b, bits=bits, workers=workers) for a, b in pairs]))
+    if not plan.full:
+        return mean
+    maps = [ffmpeg_ssim_map(a, b, bits=bits) for a, b in pairs]
+    return mean, maps[0] if axis is None else np.stack(maps, axis=axis)
 
 
 def score(im1, im2, setup, full, gradient):

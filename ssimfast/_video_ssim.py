@@ -15,7 +15,7 @@ import numpy as np
 
 from ssimfast import _codec_cy
 from ssimfast._ffmpeg import ffmpeg_ssim, ffmpeg_ssim_sse, ffmpeg_weights
-from ssimfast._ssim import structural_similarity
+from ssimfast._structural_similarity import structural_similarity
 from ssimfast._threads import resolve_workers
 from ssimfast._video import VideoReader, is_y4m, open_video
 

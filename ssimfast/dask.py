@@ -27,6 +27,8 @@ except ImportError as exc:  # pragma: no cover - exercised only without dask
 from ssimfast._plan import setup_of_arrays
 from ssimfast._structural_similarity import structural_similarity as _ssim_in_memory
 from ssimfast._tiles import halo, tile_sums
+from ssimfast._video import VIDEO_SUFFIXES
+from ssimfast._video_ssim import video_ssim
 
 __all__ = ["ssim_files", "structural_similarity"]
 
@@ -241,6 +243,12 @@ def ssim_files(pairs, *, client=None, reader=None, **options):
         In the order of `pairs`; each bit for bit the in-memory score of the
         arrays `reader` returns.
 
+        Video pairs (paths named ``.y4m``, ``.yuv``, ``.mp4``, ...; all pairs
+        then): one task per pair runs :func:`ssimfast.video_ssim` with
+        ``workers=1`` and `options` (its own: preset, psnr, frames, shortest,
+        offset, bits, size, pix_fmt, frame_rate, and the SSIM options), and
+        the result is a list of VideoScores in the order of `pairs`.
+
     Raises
     ------
     ValueError
@@ -258,6 +266,9 @@ def ssim_files(pairs, *, client=None, reader=None, **options):
         raise ImportError(
             'ssimfast.dask.ssim_files needs distributed: pip install "ssimfast[dask]"'
         ) from exc
+    pairs = list(pairs)
+    if any(_is_video_pair(pair) for pair in pairs):
+        return _video_files(pairs, client, reader, options, distributed)
     unknown = sorted(set(options) - _OPTIONS)
     if unknown:
         extra = " (scores only: no maps or gradients)" if set(unknown) & {"full", "gradient"} \
@@ -298,6 +309,61 @@ def ssim_files(pairs, *, client=None, reader=None, **options):
         client.cancel(futures)  # don't leave the other pairs running
         raise
     return scores
+
+
+# video_ssim's keyword arguments that ssim_files passes on for video pairs.
+_VIDEO_OPTIONS = _OPTIONS | {"preset", "psnr", "frames", "shortest", "offset", "bits", "size",
+                             "pix_fmt", "frame_rate"}
+
+
+def _is_video_pair(pair):
+    """A pair of video paths, by their names (the files may be readable from the
+    workers only)."""
+    return (not isinstance(pair, (str, bytes)) and hasattr(pair, "__len__") and len(pair) == 2
+            and all(isinstance(p, (str, os.PathLike))
+                    and os.fspath(p).lower().endswith(VIDEO_SUFFIXES) for p in pair))
+
+
+def _video_files(pairs, client, reader, options, distributed):
+    """ssim_files on video pairs: one task per pair, ``video_ssim(ref, dist,
+    workers=1, **options)``; a list of VideoScores in the order of `pairs`."""
+    for i, pair in enumerate(pairs):
+        if not _is_video_pair(pair):
+            raise ValueError(f"pair {i} is not a pair of video paths ({pair!r}); ssim_files "
+                             "takes image pairs or video pairs (.y4m, .yuv, .mp4, ...), not both")
+    if reader is not None:
+        raise TypeError("reader= is for image files; videos are read by ssimfast.open_video")
+    unknown = sorted(set(options) - _VIDEO_OPTIONS)
+    if unknown:
+        raise TypeError(f"ssim_files() got unexpected keyword argument(s) {unknown} for video "
+                        f"pairs; the options are {sorted(_VIDEO_OPTIONS)}")
+    options.setdefault("workers", 1)
+    if client is None:
+        try:
+            client = distributed.get_client()
+        except ValueError:
+            raise ValueError("ssim_files needs a dask.distributed Client: pass client=..., or "
+                             "create one first") from None
+    futures = client.map(_score_video_pair, [p for p, _ in pairs], [q for _, q in pairs],
+                         options=options, pure=False)
+    index = {f.key: i for i, f in enumerate(futures)}
+    results = [None] * len(pairs)
+    try:
+        for future in distributed.as_completed(futures, loop=client.loop):
+            i = index[future.key]
+            try:
+                results[i] = future.result()
+            except Exception as exc:
+                raise _pair_error(exc, i, *pairs[i]) from exc
+    except BaseException:
+        client.cancel(futures)
+        raise
+    return results
+
+
+def _score_video_pair(ref, dist, options):
+    """Worker side: one video pair (module level, so it pickles by name)."""
+    return video_ssim(ref, dist, **options)
 
 
 def _score_pair(path1, path2, reader, options):

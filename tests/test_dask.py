@@ -318,3 +318,23 @@ def test_ssim_files_failure_names_the_pair(client, tmp_path):
     np.testing.assert_array_equal(sd.ssim_files(pairs[:1], client=client),
                                   sd.ssim_files(pairs[:1], client=client,
                                                 reader=functools.partial(np.load)))
+
+
+def test_ssim_files_on_video_pairs(client, tmp_path):
+    """One task per video pair: the VideoScores video_ssim gives in this process."""
+    rng = np.random.default_rng(5)
+    paths = []
+    for name in ("r", "d"):
+        with open(tmp_path / f"{name}.y4m", "wb") as f:
+            f.write(b"YUV4MPEG2 W32 H24 F25:1 Ip A1:1 Cmono\n")
+            for _ in range(3):
+                f.write(b"FRAME\n" + rng.integers(0, 256, (24, 32), dtype=np.uint8).tobytes())
+        paths.append(str(tmp_path / f"{name}.y4m"))
+    got = sd.ssim_files([tuple(paths), tuple(paths[::-1])], client=client, psnr=True)
+    want = ssimfast.video_ssim(*paths, psnr=True)
+    assert len(got) == 2 and list(got[0].rows()) == list(want.rows())
+    np.testing.assert_array_equal(got[1].y, ssimfast.video_ssim(*paths[::-1]).y)
+    with pytest.raises(ValueError, match="not a pair of video paths"):
+        sd.ssim_files([tuple(paths), (paths[0], "x.png")], client=client)
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        sd.ssim_files([tuple(paths)], client=client, tile=3)

@@ -203,7 +203,7 @@ def test_settings_of_each_preset():
     assert "pytorch-msssim" in text and "Gaussian, 11 taps" in text
     b = ssimfast.settings(a.astype(np.uint16), a.astype(np.uint16), bits=12)
     assert b["data_range"] == 4095 and b["data_range from"] == "bits=12"
-    assert set(ssimfast.PRESETS) == {"skimage", "matlab", "matlab_index", "pytorch"}
+    assert set(ssimfast.PRESETS) == {"skimage", "matlab", "matlab_index", "pytorch", "ffmpeg"}
 
 
 def test_settings_warn_as_the_call_does():

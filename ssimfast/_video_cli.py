@@ -1,0 +1,354 @@
+"""`ssimfast compare REF DIST` on two videos: a row per frame, the means, the
+worst frames and where the worst one is bad.
+
+Rows go to -o as CSV or JSON Lines (numbers only: a NaN or infinite value is an
+empty CSV field and `null` in JSON, as the directory rows), each written and
+flushed as its frame is scored, so that Ctrl-C leaves complete rows.
+"""
+import argparse
+import fractions
+import json
+import math
+import sys
+
+import numpy as np
+
+from ssimfast._psnr import peak_signal_noise_ratio
+from ssimfast._report import report
+from ssimfast._rows import escape_name
+from ssimfast._video import is_video_path, open_video
+from ssimfast._video_ssim import VideoScores, _iter_rows
+
+__all__ = ["add_video_arguments", "is_video_pair", "run_videos", "VideoInputError"]
+
+# Options of the directory mode that mean nothing for two videos.
+_DIRECTORY_ONLY = ("resume", "local", "overwrite", "retry_errors")
+
+
+class VideoInputError(Exception):
+    """Bad input (exit code 1)."""
+
+
+def add_video_arguments(compare):
+    """The video options of `compare`."""
+    video = compare.add_argument_group("two videos (Y4M, raw YUV; .mp4/.mkv/... with PyAV)")
+    video.add_argument("--size", metavar="WxH", type=_size,
+                       help="raw YUV: the frame size (both files)")
+    video.add_argument("--pix-fmt", metavar="NAME",
+                       help="raw YUV: FFmpeg's pixel format name (default yuv420p)")
+    video.add_argument("--frame-rate", metavar="FPS", help="raw YUV: the frame rate (e.g. 25 or 30000/1001)")
+    video.add_argument("--frames", type=_positive, metavar="N", help="score the first N frames only")
+    video.add_argument("--shortest", action="store_true",
+                       help="score as many frames as the shorter video has")
+    video.add_argument("--offset", type=_non_negative, metavar="K", default=0,
+                       help="skip the first K frames of DIST (frames a codec dropped or added)")
+    compare.add_argument("--psnr", action="store_true",
+                         help="also PSNR (per plane and overall, as FFmpeg's psnr filter for videos)")
+    compare.add_argument("--preset", metavar="NAME",
+                         help="the SSIM definition: skimage (default), ffmpeg (FFmpeg's ssim "
+                              "filter), matlab, matlab_index, pytorch")
+
+
+def _size(text):
+    try:
+        w, h = (int(n) for n in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 1920x1080, got {text!r}") from None
+    if w < 1 or h < 1:
+        raise argparse.ArgumentTypeError(f"the size must be positive, got {text!r}")
+    return (w, h)
+
+
+def _positive(text):
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {n}")
+    return n
+
+
+def _non_negative(text):
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {n}")
+    return n
+
+
+def is_video_pair(args):
+    """Whether compare's two paths are videos (either, by its name or a Y4M
+    header; or --size given, which only raw YUV takes)."""
+    return args.size is not None or is_video_path(args.a) or is_video_path(args.b)
+
+
+def _ssim_options(args):
+    """structural_similarity keywords from the command line, only those given
+    (preset='ffmpeg' takes none)."""
+    options = {}
+    if args.gaussian:
+        options.update(gaussian_weights=True, sigma=args.sigma)
+    if args.win_size is not None:
+        options["win_size"] = args.win_size
+    if args.population_covariance:
+        options["use_sample_covariance"] = False
+    if args.k1 != 0.01:
+        options["K1"] = args.k1
+    if args.k2 != 0.03:
+        options["K2"] = args.k2
+    if args.data_range is not None:
+        options["data_range"] = args.data_range
+    return options
+
+
+def _check_usage(args):
+    for name in _DIRECTORY_ONLY:
+        if getattr(args, name):
+            raise ValueError(f"--{name.replace('_', '-')} is for comparing directories")
+    if args.worst is not None and args.worst < 1:
+        raise ValueError("--worst takes 1 or more frames")
+    if args.frames is not None and args.shortest:
+        raise ValueError("pass --frames N or --shortest, not both")
+    if args.gray:
+        raise ValueError("--gray is for images; videos are scored per plane (y, u, v, all)")
+    if args.size is None and (args.pix_fmt or args.frame_rate):
+        raise ValueError("--pix-fmt and --frame-rate are for raw YUV files, with --size WxH")
+
+
+def _frame_rate(text):
+    if text is None:
+        return None
+    try:
+        rate = fractions.Fraction(text)
+    except (ValueError, ZeroDivisionError):
+        raise VideoInputError(f"--frame-rate: not a rate: {text!r}") from None
+    if rate <= 0:
+        raise VideoInputError(f"--frame-rate must be above 0, got {text}")
+    return rate
+
+
+class _RowWriter:
+    """CSV or JSON Lines rows on a file, one flushed line per frame."""
+
+    def __init__(self, path, fmt, columns):
+        self.fmt, self.columns = fmt, columns
+        self.file = open(path, "w", encoding="utf-8", newline="")
+        if fmt == "csv":
+            self._put(",".join(columns) + "\n")
+
+    def _put(self, text):
+        self.file.write(text)
+        self.file.flush()
+
+    def write(self, row):
+        values = {k: (row[k] if k == "frame" else _number(row[k])) for k in self.columns}
+        if self.fmt == "csv":
+            self._put(",".join("" if v is None else repr(v) for v in values.values()) + "\n")
+        else:
+            self._put(json.dumps(values, allow_nan=False) + "\n")
+
+    def close(self):
+        self.file.close()
+
+
+def _number(value):
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+def _finite(value):
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _columns(row):
+    """The output columns of a row: frame, the SSIM columns, the PSNR columns."""
+    return [k for k in row if not k.startswith("mse_")]
+
+
+def run_videos(args, progress_bar, stop_flag):
+    """Score two videos for `ssimfast compare`; returns the exit code.
+    ValueError: a usage error; VideoInputError: bad input. `progress_bar(total,
+    enabled)` and `stop_flag()` are the directory mode's (_cli._Progress, _StopFlag)."""
+    _check_usage(args)
+    preset = args.preset
+    options = _ssim_options(args)
+    if preset == "ffmpeg" and options:
+        raise ValueError("--preset ffmpeg is FFmpeg's fixed definition; drop "
+                         + ", ".join(f"--{k.lower().replace('_', '-')}" for k in options))
+    if args.bits is not None:
+        options["bits"] = args.bits  # passed to the videos' bits, below
+    bits = options.pop("bits", None)
+    fmt = args.format or ("jsonl" if args.output and args.output.endswith((".jsonl", ".json"))
+                          else "csv")
+    state, rows, writer = {}, [], None
+    bar = progress_bar(None, args.progress)
+    interrupted = False
+    try:
+        with stop_flag().installed() as stop:
+            total = [None]
+
+            def progress(done, n):
+                total[0] = n
+                bar.total = n if n is not None else done + 1
+                bar.update(done)
+
+            rows_iter = _iter_rows(state, args.a, args.b, preset, args.psnr, args.frames,
+                                   args.shortest, args.offset, args.workers, progress, bits,
+                                   args.size, args.pix_fmt, _frame_rate(args.frame_rate), options)
+            try:
+                for row in rows_iter:
+                    if writer is None and args.output:
+                        writer = _open_writer(args.output, fmt, _columns(row))
+                    if writer is not None:
+                        writer.write(row)
+                    rows.append(row)
+                    if stop.stopped:
+                        interrupted = True
+                        break
+            finally:
+                rows_iter.close()
+    except ImportError as exc:  # PyAV for a compressed file
+        raise VideoInputError(str(exc)) from None
+    except FileNotFoundError as exc:
+        raise VideoInputError(str(exc)) from None
+    except (ValueError, TypeError) as exc:
+        raise VideoInputError(f"{escape_name(args.a)}, {escape_name(args.b)}: {exc}") from None
+    finally:
+        bar.close()
+        if writer is not None:
+            writer.close()
+    if not rows:
+        raise VideoInputError(f"{escape_name(args.a)}, {escape_name(args.b)}: no frame to compare")
+    settings = {"definition": preset or "skimage", "psnr": bool(args.psnr), "frames": len(rows),
+                "offset": state.get("offset", args.offset), "bits": state.get("bits"),
+                "options": dict(options), "ref": escape_name(args.a), "dist": escape_name(args.b)}
+    settings.update(state.get("video", {}))
+    scores = VideoScores(rows, settings)
+    if args.json:
+        out = scores.to_dict()
+        out["frames"] = [{k: r[k] for k in _columns(r)} for r in out["frames"]]
+        out["mean"] = {k: v for k, v in out["mean"].items() if not k.startswith("mse_")}
+        print(json.dumps(_finite(_jsonable(out)), indent=2, allow_nan=False))
+        if args.heatmap:  # stdout stays JSON only
+            _worst_frame(args, int(scores.frame[np.argmin(scores.all)]), preset, options, bits,
+                         quiet=True)
+    else:
+        _print_report(args, scores, preset, options, bits)
+    if args.output:
+        print(f"rows: {args.output}", file=sys.stderr)
+    if interrupted:
+        print(f"interrupted: {len(rows)} complete frame rows", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _open_writer(path, fmt, columns):
+    try:
+        return _RowWriter(path, fmt, columns)
+    except OSError as exc:
+        raise ValueError(f"cannot write {escape_name(path)}: {exc.strerror or exc}") from None
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+def _print_report(args, scores, preset, options, bits):
+    s = scores.settings
+    desc = {k: s[k] for k in ("width", "height", "pix_fmt", "frame_rate") if k in s}
+    what = (f"{desc.get('width')}x{desc.get('height')} {desc.get('pix_fmt', '')}".strip()
+            if desc else "")
+    print(f"{escape_name(args.a)} vs {escape_name(args.b)}: {len(scores)} frames"
+          + (f", {what}" if what else "")
+          + (f", dist from frame {args.offset}" if args.offset else ""))
+    definition = ("FFmpeg's ssim filter" if preset == "ffmpeg"
+                  else f"preset {preset}" if preset else "scikit-image's SSIM")
+    print(f"SSIM ({definition}), mean over frames:")
+    planes = [p for p in ("y", "u", "v", "all") if p in scores.mean]
+    print("  " + "  ".join(f"{p.upper() if p != 'all' else 'All'} {scores.mean[p]:.6f}"
+                           for p in planes))
+    if "psnr_y" in scores.mean:
+        print("PSNR (dB, FFmpeg's psnr filter: of the mean MSE):")
+        print("  " + "  ".join(f"{p.upper() if p != 'all' else 'All'} "
+                               f"{scores.mean['psnr_' + p]:.2f}" for p in planes))
+    order = np.argsort(scores.all, kind="stable")
+    k = 5 if args.worst is None else args.worst
+    print("worst frames (by All):")
+    for i in order[:k]:
+        print(f"  frame {int(scores.frame[i]):>6}  All {scores.all[i]:.6f}  Y {scores.y[i]:.6f}")
+    worst = int(scores.frame[order[0]])
+    _worst_frame(args, worst, preset, options, bits)
+
+
+def _worst_frame(args, index, preset, options, bits, quiet=False):
+    """The local picture of the worst frame's Y plane (re-read where the reader
+    has random access), and its heatmap."""
+    open_options = {}
+    if args.size is not None:
+        open_options = {"size": args.size, "pix_fmt": args.pix_fmt or "yuv420p"}
+    with open_video(args.a, **open_options) as ra, open_video(args.b, **open_options) as rb:
+        if not (hasattr(ra, "frame") and hasattr(rb, "frame")):
+            print(f"(frame {index}: no random access in compressed videos; its local map is "
+                  "not shown)", file=sys.stderr if quiet else sys.stdout)
+            return
+        y1, y2 = np.asarray(ra.frame(index)[0]), np.asarray(rb.frame(index + args.offset)[0])
+    # The local map is scikit-image's (with the given options): FFmpeg's
+    # definition has one value per 8x8 window on a 4-pixel grid, not per pixel.
+    local = dict(options)
+    if preset not in (None, "ffmpeg"):
+        local["preset"] = preset
+    if y1.dtype == np.uint16 and "data_range" not in local:
+        local["bits"] = bits or ra.bits
+    result = report(y1, y2, k=3 if args.regions is None else args.regions, **local)
+    note = " (scikit-image's map)" if preset == "ffmpeg" else ""
+    if not quiet:
+        print(f"worst frame {index}, Y plane{note}:")
+        print("\n".join("  " + line for line in str(result).splitlines()))
+    if args.heatmap:
+        result.save_heatmap(args.heatmap, y1, y2)
+        print(f"heatmap: {args.heatmap} (frame {index}'s Y planes and SSIM map)",
+              file=sys.stderr if quiet else sys.stdout)
+
+
+# ---------------------------------------------------------------- images
+
+def check_image_usage(args, directories=False):
+    """ValueError for the video options given with images."""
+    for name, value in (("frames", args.frames), ("shortest", args.shortest),
+                        ("offset", args.offset), ("pix-fmt", args.pix_fmt),
+                        ("frame-rate", args.frame_rate)):
+        if value:
+            raise ValueError(f"--{name} is for comparing videos; {escape_name(args.a)} and "
+                             f"{escape_name(args.b)} are not videos")
+    if directories and args.psnr:
+        raise ValueError("--psnr is for two files or two videos; the directory rows have "
+                         "no psnr column yet")
+
+
+def image_psnr(args, im1, im2):
+    """{"psnr": dB} for two images with --psnr (else {}): the data range as
+    SSIM's (--data-range, --bits, or the dtype's as scikit-image infers it)."""
+    if not args.psnr:
+        return {}
+    data_range = args.data_range
+    if data_range is None and args.bits is not None:
+        data_range = (1 << args.bits) - 1
+    return {"psnr": float(peak_signal_noise_ratio(im1, im2, data_range=data_range))}
