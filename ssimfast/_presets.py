@@ -202,7 +202,7 @@ class Settings(dict):
 def settings(im1, im2, *, win_size=None, gradient=False, data_range=None, channel_axis=None,
              gaussian_weights=False, full=False, workers=None, preset="skimage", bits=None,
              **kwargs):
-    """The settings structural_similarity(im1, im2, **options) computes with.
+    """The settings ``structural_similarity(im1, im2, **options)`` computes with.
 
     Takes the same arguments and raises the same errors and warnings as that
     call, reads only the shapes and dtypes (no pixel is scored), and returns a
