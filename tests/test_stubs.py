@@ -16,6 +16,7 @@ import ssimfast
 from ssimfast import _report
 
 STUB = Path(ssimfast.__file__).with_name("__init__.pyi")
+DASK_STUB = STUB.with_name("dask.pyi")
 # Stub-only names for runtime objects that are not exported from ssimfast.
 PRIVATE = {"_Region": _report.Region}
 
@@ -120,6 +121,14 @@ def test_class_matches_runtime(name):
         _check_function(f"{name}.{method}", defs, getattr(runtime, method), drop_self=True)
     public = {m for m in vars(runtime) if not m.startswith("_") and callable(vars(runtime)[m])}
     assert public <= set(methods), f"{name}: methods without a type: {sorted(public - set(methods))}"
+
+
+def test_dask_module_matches_its_stub():
+    dask = pytest.importorskip("ssimfast.dask")
+    functions, _, _ = _declarations(ast.parse(DASK_STUB.read_text()).body)
+    assert set(functions) == set(dask.__all__)
+    for name, defs in functions.items():
+        _check_function(f"dask.{name}", defs, getattr(dask, name))
 
 
 def test_the_check_fails_on_a_drifted_stub():

@@ -9,6 +9,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 import ssimfast
+import ssimfast.dask
 
 
 def scores() -> list[float]:
@@ -38,9 +39,11 @@ def scores() -> list[float]:
     assert picture.ndim == 3 and r.to_dict()["mean"] == r.mean
     print(ssimfast.settings(a, b, preset="pytorch")["preset"], file=io.StringIO())
     ssimfast.show_config(file=io.StringIO())
+    lazy = ssimfast.dask.structural_similarity(a, b)  # a 0-d dask array
+    from_dask = float(lazy.compute())
 
     return [float(x) for x in (mean, mean_map, grad_mean, alias, preset, ms, batch[0],
-                               tiled, worst_mean)]
+                               tiled, worst_mean, from_dask)]
 
 
 if __name__ == "__main__":
