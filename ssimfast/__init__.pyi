@@ -2,7 +2,7 @@
 # partly imported on first use (see __init__.py), so the types are declared here,
 # in one place. tests/test_stubs.py checks that every signature below matches
 # the function it describes (names, kinds and defaults), so the two cannot drift;
-# tests/typing/usage.py is checked with mypy --strict.
+# tests/typed/usage.py is checked with mypy --strict.
 #
 # The mean is a NumPy scalar: numpy.float64, or numpy.float32 with channel_axis
 # and float16/float32 input (as scikit-image), hence np.floating. `full` and

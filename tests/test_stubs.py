@@ -3,7 +3,7 @@ public name has a declaration, and every declared signature has the runtime
 signature's parameter names, kinds and defaults. A change to either side that
 is not made to the other fails here.
 
-(The types themselves are checked by mypy --strict on tests/typing/usage.py in
+(The types themselves are checked by mypy --strict on tests/typed/usage.py in
 .ci/run.)"""
 
 import ast

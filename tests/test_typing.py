@@ -1,14 +1,14 @@
-"""The typed usage example (tests/typing/usage.py, which .ci/run checks with
+"""The typed usage example (tests/typed/usage.py, which .ci/run checks with
 mypy --strict) runs and computes what it claims."""
 
 import importlib.util
 from pathlib import Path
 
-TYPING = Path(__file__).parent / "typing"
+TYPED = Path(__file__).parent / "typed"
 
 
 def _load(name):
-    spec = importlib.util.spec_from_file_location(f"typing_{name}", TYPING / f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"typing_{name}", TYPED / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
