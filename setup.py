@@ -13,6 +13,11 @@ SSIMFAST_OPENMP=1     fail the build if the compiler has no working OpenMP.
                       Default: use OpenMP if a test program compiles, links and runs.
 CFLAGS, LDFLAGS       added to every compile and link (setuptools), and to the
                       probes; .ci/sanitize builds with -fsanitize=address,undefined.
+
+Builds carry no debug information (-g0 after Python's own -g), which would
+make the modules several times larger; a -g flag in CFLAGS keeps it, to debug.
+The .pyx files are translated to C in build_ext, only for the modules being
+built and in parallel; the sdist ships no generated C.
 """
 import os
 import platform
@@ -103,6 +108,9 @@ class BuildExt(build_ext):
             # No FMA contraction: identical images must give exactly 1.0 (see
             # _ssim_row), and native and portable builds give the same bits.
             compile_args = ["-O3", "-ffp-contract=off"]
+            # No debug information unless the user asked for it in CFLAGS.
+            if not any(f.startswith("-g") for f in os.environ.get("CFLAGS", "").split()):
+                compile_args.append("-g0")
             # gcc would split the loop that writes a ring row of float64 input
             # (_product_row) into memcpy calls plus a loop: two passes over the
             # input instead of one (about 10% of a float64 call).
@@ -127,8 +135,7 @@ class BuildExt(build_ext):
             variants = [name for name, flags in X86_VARIANTS.items()
                         if _compiles(self.compiler, "int main(void){return 0;}\n", flags) is not None]
         self.extensions = [e for e in self.extensions
-                           if e.name in ("ssimfast._ssim_cy", "ssimfast._codec_cy")
-                           or e.name[len("ssimfast._ssim_"):] in variants]
+                           if e.name not in VARIANT_MODULES or VARIANT_MODULES[e.name] in variants]
         print("ssimfast: building kernels for " + ("this CPU" if native else
               ", ".join(["the baseline"] + variants)))
 
@@ -151,8 +158,8 @@ class BuildExt(build_ext):
                 ])
 
         for ext in self.extensions:
-            variant = ext.name[len("ssimfast._ssim_"):]
-            if variant in X86_VARIANTS:
+            variant = VARIANT_MODULES.get(ext.name)
+            if variant is not None:
                 ext.extra_compile_args = X86_VARIANTS[variant] + list(ext.extra_compile_args)
                 ext.define_macros = [("SSIMFAST_TARGET", f'"{variant}"')] + list(ext.define_macros)
             ext.extra_compile_args = compile_args + list(ext.extra_compile_args)
@@ -160,36 +167,51 @@ class BuildExt(build_ext):
             ext.define_macros = macros + list(ext.define_macros)
         if self.parallel is None:  # the variants compile side by side
             self.parallel = os.cpu_count() or 1
+        self._cythonize()
         super().build_extensions()
 
+    def _cythonize(self):
+        """Translate the .pyx sources of the modules being built to C.
 
-# The same kernels (the .pxi files of _ssim_cy.pyx) as several modules: the baseline, and the x86
-# variants (built only where BuildExt says so). -ffp-contract=off applies to all,
-# so they compute the same bits.
+        Here rather than at the top of setup.py: only the modules this build
+        compiles are translated, in parallel processes (Linux: fork), and the
+        sdist lists the .pyx sources, not generated C. The extension objects are
+        kept (setuptools has annotated them); only their sources change.
+        """
+        nthreads = self.parallel if sys.platform.startswith("linux") else 0
+        translated = cythonize(self.extensions, nthreads=nthreads, force=self.force,
+                               compiler_directives=CYTHON_DIRECTIVES)
+        for ext, new in zip(self.extensions, translated):
+            assert ext.name == new.name
+            ext.sources = new.sources
+
+
+CYTHON_DIRECTIVES = {
+    "language_level": 3,
+    "boundscheck": False,
+    "wraparound": False,
+    "initializedcheck": False,
+    "cdivision": True,
+}
+
+# The same kernels (_kernels.pxi) as several modules: the x86 variants are built
+# only where BuildExt says so. -ffp-contract=off applies to all, so they compute
+# the same bits.
+VARIANT_MODULES = {f"ssimfast._ssim_{v}": v for v in X86_VARIANTS}
+
+
+def _module(name):
+    """The extension `name` (ssimfast/<stem>.pyx), compiled with the kernels' flags."""
+    return Extension(name, [name.replace(".", "/") + ".pyx"], include_dirs=[np.get_include()],
+                     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")])
+
+
+# Every compiled module, one line each. The variants are left out by BuildExt
+# where the compiler or platform cannot build them.
 extensions = [
-    Extension(
-        name,
-        [name.replace(".", "/") + ".pyx"],
-        include_dirs=[np.get_include()],
-        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-    )
-    for name in ["ssimfast._ssim_cy"] + [f"ssimfast._ssim_{v}" for v in X86_VARIANTS]
+    _module("ssimfast._ssim_cy"),
+    *[_module(name) for name in VARIANT_MODULES],
+    _module("ssimfast._codec_cy"),  # PSNR/MSE and FFmpeg's SSIM: no variants
 ]
-# PSNR/MSE and FFmpeg's SSIM: one small module, the same flags, no variants.
-extensions.append(Extension("ssimfast._codec_cy", ["ssimfast/_codec_cy.pyx"],
-                            include_dirs=[np.get_include()],
-                            define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]))
 
-setup(
-    ext_modules=cythonize(
-        extensions,
-        compiler_directives={
-            "language_level": 3,
-            "boundscheck": False,
-            "wraparound": False,
-            "initializedcheck": False,
-            "cdivision": True,
-        },
-    ),
-    cmdclass={"build_ext": BuildExt},
-)
+setup(ext_modules=extensions, cmdclass={"build_ext": BuildExt})

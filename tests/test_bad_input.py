@@ -1,5 +1,5 @@
 """Every class of wrong input and its outcome: a clear error naming the argument,
-or a defined result. README.md's "Bad input" table lists the same cases (a test
+or a defined result. The "Bad input" table of docs/guide/errors.md lists the same cases (a test
 below keeps the two in step)."""
 import math
 import re
@@ -48,7 +48,7 @@ def _overlapping_map_out():
     return ssimfast.ssim_tiled(im, G, data_range=1, map_out=im)
 
 
-# (label in the README table, the call, the check of its outcome)
+# (label in the guide's table, the call, the check of its outcome)
 CASES = [
     ("not an array (None, a string, a dict)", lambda: ssim(None, None),
      raises(TypeError, "im1 has dtype object, which SSIM cannot score")),
@@ -125,10 +125,10 @@ def test_outcome(label, call, check):
     check(call)
 
 
-def test_readme_lists_every_case():
-    readme = (Path(__file__).resolve().parent.parent / "README.md")
-    if not readme.exists():
-        pytest.skip("README.md is not beside the tests (installed package)")
-    section = readme.read_text().split("## Bad input", 1)[1].split("\n## ", 1)[0]
+def test_guide_lists_every_case():
+    page = Path(__file__).resolve().parent.parent / "docs" / "guide" / "errors.md"
+    if not page.exists():
+        pytest.skip("the documentation is not beside the tests (installed package)")
+    section = page.read_text().split("# Bad input", 1)[1].split("\n# ", 1)[0]
     labels = re.findall(r"^\| (.+?) \|", section, flags=re.M)[1:]  # rows after the header
     assert labels == [c[0] for c in CASES]

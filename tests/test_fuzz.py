@@ -9,7 +9,7 @@ The property: each call either returns what scikit-image 0.26 returns, within
 DESIGN.md's tolerances (with test_properties.py's documented allowances for
 synthetic worst cases), or raises ValueError or TypeError with a message; where
 scikit-image computes a value and ssimfast refuses, the refusal must be one the
-README documents (see `documented_refusal`). Never another exception type.
+guide documents (docs/guide/hardening.md) (see `documented_refusal`). Never another exception type.
 
 `python -m pytest tests/test_fuzz.py` runs the short profile (HYPOTHESIS_PROFILE,
 60 examples by default); `python -m pytest -m slow tests/test_fuzz.py` adds the
@@ -205,7 +205,7 @@ def assert_refusal(exc, where):
 
 
 def documented_refusal(exc, options):
-    """True if the README documents that ssimfast refuses these options where
+    """True if the guide documents that ssimfast refuses these options where
     scikit-image computes a result (the parameter table)."""
     workers = options.get("workers")  # ssimfast's own option: an int, not 0, or None
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
