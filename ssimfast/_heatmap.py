@@ -21,7 +21,8 @@ Written with NumPy only, so `python -m ssimfast` needs no plotting library:
 the labels use the 5x7 bitmap font below; `_png.encode` (zlib only) writes
 the file. Large images are reduced to at most `max_side` pixels per side: the
 map by the minimum of each block, so that a small defect stays visible; the
-inputs by the mean.
+inputs by the mean. Images under 128 pixels a side are enlarged by a whole
+factor (each pixel a square), so that the boxes and their numbers fit.
 """
 import math
 
@@ -39,6 +40,7 @@ _VIRIDIS = np.array([
 BOX = np.array([255, 0, 0], np.uint8)  # not in viridis, and not gray
 _BACKGROUND = 255
 _INK = 0
+_MIN_SIDE = 128  # smaller images are enlarged to at least this
 
 # 5x7 glyphs for the labels (uppercase only).
 _GLYPHS = {
@@ -107,8 +109,9 @@ def render(report, im1=None, im2=None, max_side=1024):
 
 
 def compose(report, im1=None, im2=None, max_side=1024):
-    """`render`'s picture and where its panels are: {title: (top, left, step)};
-    the panel's pixel (r, c) shows the image's block from (r * step, c * step)."""
+    """`render`'s picture and where its panels are: {title: (top, left, step,
+    zoom)}; the panel's pixel (r, c) shows the image's step x step block from
+    (r // zoom * step, c // zoom * step) (one of step, zoom is 1)."""
     smap = np.asarray(report.ssim_map, dtype=np.float64)
     lead = tuple(report.argmin[:-2])  # the plane through the minimum
     plane = smap[lead]
@@ -117,11 +120,15 @@ def compose(report, im1=None, im2=None, max_side=1024):
     if isinstance(max_side, bool) or not isinstance(max_side, (int, np.integer)) or max_side < 1:
         raise ValueError(f"max_side must be a positive integer, got {max_side!r}")
     step = max(1, math.ceil(max(plane.shape) / max_side))
+    # Small images are enlarged (each pixel a zoom x zoom square) to be seen.
+    zoom = max(1, min(_MIN_SIDE // max(plane.shape), max_side // max(plane.shape)))
     titled = [(t, im) for t, im in (("REFERENCE", im1), ("DISTORTED", im2)) if im is not None]
     panels = list(zip([t for t, _ in titled],
                       _gray_or_colour([im for _, im in titled], plane.shape, lead, step)))
     panels.append(("SSIM MAP", _colour(_reduce(plane, step, "min"), *SCALE)))
-    boxes = [(n, tuple(s // step for s in r.start[-2:]), tuple(-(-e // step) for e in r.stop[-2:]))
+    panels = [(t, np.repeat(np.repeat(p, zoom, axis=0), zoom, axis=1)) for t, p in panels]
+    boxes = [(n, tuple(s // step * zoom for s in r.start[-2:]),
+              tuple(-(-e // step) * zoom for e in r.stop[-2:]))
              for n, r in enumerate(report.worst, 1)
              if all(a <= i < b for i, a, b in zip(lead, r.start[:-2], r.stop[:-2]))]
     height = panels[0][1].shape[0]
@@ -132,10 +139,10 @@ def compose(report, im1=None, im2=None, max_side=1024):
         for n, start, _ in boxes:  # numbers over every outline
             _draw_number(panel, n, start, scale)
     panels.append(("FIXED SCALE", _colour_bar(max(height, 64 * scale), scale)))
-    return _layout(panels, _footer(report, boxes, lead, step), scale, step)
+    return _layout(panels, _footer(report, boxes, lead, step, zoom), scale, step, zoom)
 
 
-def _footer(report, boxes, lead, step):
+def _footer(report, boxes, lead, step, zoom):
     """The lines written under the panels."""
     from ssimfast import _positions  # here: _report imports this module
 
@@ -149,11 +156,13 @@ def _footer(report, boxes, lead, step):
     if lead:
         lines.append(f"SHOWN: THE PLANE THROUGH THE LOWEST LOCAL SSIM ({_positions.point(lead)})")
     if step > 1:
-        lines.append(f"SHOWN AT 1/{step} SIZE; THE MAP BY THE MINIMUM OF EACH BLOCK")
+        lines.append(f"SHOWN AT 1/{step} SIZE, THE MAP BY THE MINIMUM OF EACH BLOCK")
+    if zoom > 1:
+        lines.append(f"SHOWN {zoom} TIMES ENLARGED")
     return [line.upper() for line in lines]
 
 
-def _layout(panels, lines, scale, step):
+def _layout(panels, lines, scale, step, zoom):
     """Titled panels side by side, the lines under them, in a white margin."""
     margin, gap, lead = 12 * scale, 12 * scale, 4 * scale
     glyph_h = 7 * scale
@@ -172,7 +181,7 @@ def _layout(panels, lines, scale, step):
         _put(out, t, margin, col + (w - t.shape[1]) // 2)
         left = col + (w - p.shape[1]) // 2
         out[top : top + p.shape[0], left : left + p.shape[1]] = p
-        where[title] = (top, left, step)
+        where[title] = (top, left, step, zoom)
         col += w + gap
     row = top + body_h + gap
     for t in texts:

@@ -60,7 +60,7 @@ def test_no_arguments_scores_the_sample_and_writes_its_heatmap(tmp_path):
     np.testing.assert_array_equal(picture, want_picture)
     assert picture.shape[0] > 256 and picture.shape[1] > 3 * 256
     assert f"worst region 1:     rows 96:144, cols 160:208, mean SSIM {smap[DAMAGE].mean():.4f}" in proc.stdout
-    top, left, _ = where["SSIM MAP"]
+    top, left, *_ = where["SSIM MAP"]
     red = np.all(picture[top : top + 256, left : left + 256] == BOX, axis=2)
     (r0, r1), (c0, c1) = ((s.start, s.stop - 1) for s in DAMAGE)
     assert red[r0, c0 : c1 + 1].all() and red[r1, c0 : c1 + 1].all()
@@ -166,7 +166,7 @@ def test_heatmap_boxes_a_planted_defect(tmp_path):
     picture = np.asarray(Image.open(tmp_path / "h.png").convert("RGB"))
     _, where = compose(ssimfast.report(a, b, k=1), a, b)
     panels = {title: picture[top : top + 256, left : left + 256]
-              for title, (top, left, _) in where.items() if title != "FIXED SCALE"}
+              for title, (top, left, *_) in where.items() if title != "FIXED SCALE"}
     assert list(panels) == ["REFERENCE", "DISTORTED", "SSIM MAP"]
     for title, panel in panels.items():  # the same box on each
         rows, cols = np.nonzero(np.all(panel == BOX, axis=2))

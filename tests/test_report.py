@@ -114,7 +114,7 @@ def _red(picture):
 
 
 def _panel(picture, where, title, shape):
-    top, left, _ = where[title]
+    top, left, *_ = where[title]
     return picture[top : top + shape[0], left : left + shape[1]]
 
 
@@ -164,7 +164,8 @@ def test_heatmap_of_a_volume_shows_the_plane_of_the_minimum():
     r = ssimfast.report(vol1, vol2, k=1, box=8)
     assert 3 <= r.argmin[0] <= 8  # within the window of the damaged plane
     picture, where = compose(r, vol1, vol2)
-    assert _red(_panel(picture, where, "SSIM MAP", (64, 64))).any()
+    zoom = where["SSIM MAP"][3]  # 64 pixels a side are shown enlarged
+    assert zoom == 2 and _red(_panel(picture, where, "SSIM MAP", (128, 128))).any()
 
 
 def test_positions_agree_in_text_json_and_picture():
@@ -202,16 +203,23 @@ def test_heatmap_has_a_white_margin_and_a_fixed_scale():
         edge = np.concatenate([picture[:6].reshape(-1, 3), picture[-6:].reshape(-1, 3),
                                picture[:, :6].reshape(-1, 3), picture[:, -6:].reshape(-1, 3)])
         assert (edge == 255).all()  # nothing within 6 pixels of an edge
-        top, left, _ = where["FIXED SCALE"]
+        top, left, *_ = where["FIXED SCALE"]
         bar = picture[top:, left]  # the bar's first column: 1 (yellow) at the top down to -1
         bar = bar[: np.argmax((bar == 255).all(axis=1))]
         assert tuple(bar[0]) == (253, 231, 37) and tuple(bar[-1]) == (68, 1, 84)
+    # The tiny pair is shown 8 times enlarged, its box with it.
+    top, left, step, zoom = where["SSIM MAP"]
+    assert (step, zoom) == (1, 8)
+    (r0, c0), (r1, c1) = r.worst[0].start, r.worst[0].stop
+    red = _red(picture[top : top + 128, left : left + 128])
+    assert red[8 * r0, 8 * c0 : 8 * c1].all() and red[8 * r1 - 1, 8 * c0 : 8 * c1].all()
+    assert not red[8 * r1, 8 * c0 : 8 * c1].any()
     assert SCALE == (-1.0, 1.0)
     # The same local SSIM has the same colour whatever the image's range.
     grey = np.full((32, 32), 100, np.uint8)
     flat = ssimfast.report(grey, grey, k=0)
     picture, where = compose(flat)
-    top, left, _ = where["SSIM MAP"]
+    top, left, *_ = where["SSIM MAP"]
     assert tuple(picture[top + 16, left + 16]) == (253, 231, 37)
 
 
