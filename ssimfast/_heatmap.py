@@ -28,7 +28,7 @@ import math
 
 import numpy as np
 
-from ssimfast import _png
+from ssimfast import _png, _positions
 
 __all__ = ["render", "save", "compose", "SCALE"]
 
@@ -144,8 +144,6 @@ def compose(report, im1=None, im2=None, max_side=1024):
 
 def _footer(report, boxes, lead, step, zoom):
     """The lines written under the panels."""
-    from ssimfast import _positions  # here: _report imports this module
-
     lines = [f"MEAN SSIM {report.mean:.4f}",
              f"LOWEST LOCAL SSIM {report.min:.4f} AT {_positions.point(report.argmin)}"]
     if boxes:
