@@ -383,10 +383,13 @@ def _load_pair(path_a, path_b, gray, limits):
 
 
 def _describe(loaded):
+    """'256 rows x 512 columns RGB uint8': sizes in the report's (row, column) order."""
+    from ssimfast._positions import size as _size
+
     shape = loaded.array.shape
     spatial = shape[:-1] if loaded.colour else shape
     kind = {1: "gray", 3: "RGB"}.get(shape[-1], f"{shape[-1]}-channel") if loaded.colour else "gray"
-    size = "x".join(str(n) for n in (spatial[-1], spatial[-2])) if len(spatial) >= 2 else str(shape)
+    size = _size(spatial[-2:]) if len(spatial) >= 2 else str(shape)
     pages = f"{'x'.join(str(n) for n in spatial[:-2])} pages of " if len(spatial) > 2 else ""
     return f"{pages}{size} {kind} {loaded.array.dtype}"
 

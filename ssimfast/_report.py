@@ -12,7 +12,7 @@ import dataclasses
 
 import numpy as np
 
-from ssimfast import _heatmap
+from ssimfast import _heatmap, _positions
 from ssimfast._plan import resolve, split_options
 from ssimfast._ssim import run
 
@@ -42,7 +42,8 @@ def band(score):
 
 @dataclasses.dataclass(frozen=True)
 class Region:
-    """A box of the image: [start, stop) on each spatial axis, and its mean SSIM."""
+    """A box of the image: [start, stop) on each spatial axis, (row, column)
+    order, and its mean SSIM."""
 
     start: tuple
     stop: tuple
@@ -64,7 +65,9 @@ class SSIMReport:
     ssim_map: np.ndarray = dataclasses.field(repr=False, compare=False)
 
     def to_dict(self):
-        """Plain Python types (for JSON): everything but the map."""
+        """Plain Python types (for JSON): everything but the map. Positions as
+        in the text: argmin and each region's start and stop are (row, column)
+        lists, stop exclusive (a Python slice)."""
         return {
             "mean": self.mean, "min": self.min, "argmin": list(self.argmin),
             "percentiles": {str(k): v for k, v in self.percentiles.items()},
@@ -77,7 +80,9 @@ class SSIMReport:
     def heatmap(self, im1=None, im2=None, max_side=1024):
         """The map as an (H, W, 3) uint8 picture: the inputs if given ((H, W) or
         (H, W, C), channels last), the map in viridis (dark is low SSIM) with
-        the worst regions boxed in red, and a colour bar. Images larger than
+        the worst regions boxed in red and numbered as in the text, a colour
+        bar of fixed scale -1 to 1, the mean and the lowest local SSIM written
+        under them. Images larger than
         `max_side` are reduced (the map by block minimum). Volumes: the plane
         through the lowest local SSIM."""
         return _heatmap.render(self, im1, im2, max_side)
@@ -87,17 +92,16 @@ class SSIMReport:
         _heatmap.save(path, self, im1, im2, max_side)
 
     def __str__(self):
-        where = ", ".join(str(i) for i in self.argmin)
         lines = [
             f"mean SSIM:          {self.mean:.4f} ({self.band})",
-            f"lowest local SSIM:  {self.min:.4f} at ({where})",
+            f"lowest local SSIM:  {self.min:.4f} at {_positions.point(self.argmin)}",
             "percentiles:        " + ", ".join(f"{p}%: {v:.4f}" for p, v in self.percentiles.items()),
             "below threshold:    " + ", ".join(f"< {t}: {100 * f:.1f}%"
                                                for t, f in self.fraction_below.items()),
         ]
         for i, r in enumerate(self.worst, 1):
-            box = " x ".join(f"{a}-{b - 1}" for a, b in zip(r.start, r.stop))
-            lines.append(f"worst region {i}:     {box}: mean SSIM {r.mean:.4f}")
+            lines.append(f"worst region {i}:     {_positions.ranges(r.start, r.stop)}, "
+                         f"mean SSIM {r.mean:.4f}")
         lines.append(f"note: {self.caveat}")
         return "\n".join(lines)
 
@@ -130,6 +134,17 @@ def report(im1, im2, *, thresholds=(0.5, 0.7, 0.9), percentiles=(1, 5, 50), k=3,
         mean, min and argmin (index into the image), percentiles and
         fraction_below (dicts), worst (list of Region), band and caveat, and
         ssim_map (the full map, channels averaged).
+
+    Notes
+    -----
+    One convention for positions in the text (``str(report)``), in
+    ``to_dict()`` (JSON), in the heatmap and in the command's size line:
+    NumPy's (row, column) order ((plane, row, column) for volumes) and
+    half-open ranges, written as Python slices. "worst region 1: rows
+    96:144, cols 160:208" is ``ssim_map[96:144, 160:208]``, JSON's
+    ``"start": [96, 160], "stop": [144, 208]``, and box 1 in the picture;
+    "lowest local SSIM: ... at row 120, col 170" is ``argmin == (120, 170)``;
+    sizes read "256 rows x 512 columns".
     """
     for name in ("full", "gradient"):
         if name in options:

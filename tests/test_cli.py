@@ -16,7 +16,7 @@ from skimage import data
 from skimage.metrics import structural_similarity as ski_ssim
 
 import ssimfast
-from ssimfast._heatmap import BOX
+from ssimfast._heatmap import BOX, compose
 from ssimfast._sample import DAMAGE, sample_pair
 
 # Run the package that the tests import (a checkout or an installed copy).
@@ -56,13 +56,18 @@ def test_no_arguments_scores_the_sample_and_writes_its_heatmap(tmp_path):
     assert "note: These bands are a rough guide" in proc.stdout
     picture = np.asarray(Image.open(tmp_path / "ssimfast-sample.png").convert("RGB"))
     # Three 256-wide panels and the colour bar; the map panel boxes the damaged block.
-    assert picture.shape[0] == 256 and picture.shape[1] > 3 * 256
-    assert f"worst region 1:     96-143 x 160-207: mean SSIM {smap[DAMAGE].mean():.4f}" in proc.stdout
-    red = np.all(picture[:, 2 * 264 : 2 * 264 + 256] == BOX, axis=2)
+    want_picture, where = compose(ssimfast.report(ref, dist, k=2, box=48), ref, dist)
+    np.testing.assert_array_equal(picture, want_picture)
+    assert picture.shape[0] > 256 and picture.shape[1] > 3 * 256
+    assert f"worst region 1:     rows 96:144, cols 160:208, mean SSIM {smap[DAMAGE].mean():.4f}" in proc.stdout
+    top, left, *_ = where["SSIM MAP"]
+    red = np.all(picture[top : top + 256, left : left + 256] == BOX, axis=2)
     (r0, r1), (c0, c1) = ((s.start, s.stop - 1) for s in DAMAGE)
     assert red[r0, c0 : c1 + 1].all() and red[r1, c0 : c1 + 1].all()
     assert red[r0 : r1 + 1, c0].all() and red[r0 : r1 + 1, c1].all()
-    assert not red[r0 + 3 : r1 - 2, c0 + 3 : c1 - 2].any()  # an outline
+    # An outline, with its number in the top left corner.
+    assert not red[r0 + 20 : r1 - 2, c0 + 3 : c1 - 2].any()
+    assert not red[r0 + 3 : r1 - 2, c0 + 20 : c1 - 2].any()
 
 
 def test_sample_json_and_heatmap_path(tmp_path):
@@ -86,7 +91,7 @@ def test_two_pngs_report_equals_the_api(tmp_path):
     assert {k: got[k] for k in want} == want
     assert abs(got["mean"] - ski_ssim(a, b)) < 1e-9
     text = run("compare", "a.png", "b.png", cwd=tmp_path, check_code=0).stdout
-    assert text.startswith("a.png vs b.png: 256x256 gray uint8\n")
+    assert text.startswith("a.png vs b.png: 256 rows x 256 columns gray uint8\n")
     assert f"mean SSIM:          {got['mean']:.4f}" in text
 
 
@@ -114,7 +119,9 @@ def test_16_bit_tiff_and_multi_page_volume(tmp_path):
                          "--heatmap", "v.png", cwd=tmp_path, check_code=0).stdout)
     assert got["mean"] == ssimfast.structural_similarity(va, vb, data_range=4095)
     assert len(got["argmin"]) == 3
-    assert Image.open(tmp_path / "v.png").size[1] == 64  # the plane through the minimum
+    # The plane through the minimum (test_report checks the picture of a volume).
+    want = ssimfast.report(va, vb, data_range=4095).heatmap(va, vb)
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "v.png")), want)
 
 
 def test_rgb_jpeg_channels_and_gray(tmp_path):
@@ -157,17 +164,21 @@ def test_heatmap_boxes_a_planted_defect(tmp_path):
                          "h.png", cwd=tmp_path, check_code=0).stdout)
     assert got["mean"] > 0.95  # the mean hides the defect
     picture = np.asarray(Image.open(tmp_path / "h.png").convert("RGB"))
-    assert picture.shape[0] == 256
-    for panel in range(3):  # a, b, then the map: the same box on each
-        red = np.all(picture[:, panel * 264 : panel * 264 + 256] == BOX, axis=2)
-        rows, cols = np.nonzero(red)
-        assert rows.size > 0, f"no box in panel {panel}"
+    _, where = compose(ssimfast.report(a, b, k=1), a, b)
+    panels = {title: picture[top : top + 256, left : left + 256]
+              for title, (top, left, *_) in where.items() if title != "FIXED SCALE"}
+    assert list(panels) == ["REFERENCE", "DISTORTED", "SSIM MAP"]
+    for title, panel in panels.items():  # the same box on each
+        rows, cols = np.nonzero(np.all(panel == BOX, axis=2))
+        assert rows.size > 0, f"no box in panel {title}"
         box = (rows.min(), rows.max() + 1, cols.min(), cols.max() + 1)
+        assert [list(box[:3:2]), list(box[1::2])] == [got["worst"][0]["start"],
+                                                      got["worst"][0]["stop"]]
         # The box encloses the defect's centre and is not far from it.
         assert box[0] <= 162 < box[1] and box[2] <= 72 < box[3], box
         assert box[0] >= 150 - 64 and box[1] <= 174 + 64, box
     # Outside the box the map panel shows high SSIM (bright viridis), inside it low.
-    smap = picture[:, 2 * 264 : 2 * 264 + 256].astype(int)
+    smap = panels["SSIM MAP"].astype(int)
     assert smap[160, 70].sum() < smap[20, 20].sum()
 
 
@@ -175,14 +186,15 @@ def test_heatmap_boxes_a_planted_defect(tmp_path):
 
 def test_exit_codes_and_messages(tmp_path):
     Image.fromarray(camera(64)).save(tmp_path / "a.png")
-    Image.fromarray(camera(48)).save(tmp_path / "small.png")
+    Image.fromarray(camera(64)[:48]).save(tmp_path / "small.png")
     Image.fromarray(np.dstack([camera(64)] * 3)).save(tmp_path / "rgb.png")
     (tmp_path / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
     (tmp_path / "d").mkdir()
     proc = run("compare", "a.png", "missing.png", cwd=tmp_path, check_code=1)
     assert "missing.png: no such file or directory" in proc.stderr
     proc = run("compare", "a.png", "small.png", cwd=tmp_path, check_code=1)
-    assert "a.png is 64x64 gray uint8 but small.png is 48x48 gray uint8" in proc.stderr
+    assert ("a.png is 64 rows x 64 columns gray uint8 but small.png is 48 rows x 64 columns "
+            "gray uint8") in proc.stderr
     proc = run("compare", "a.png", "rgb.png", cwd=tmp_path, check_code=1)
     assert "use --gray" in proc.stderr
     run("compare", "a.png", "rgb.png", "--gray", cwd=tmp_path, check_code=0)

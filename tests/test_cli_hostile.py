@@ -140,7 +140,7 @@ def test_pairs_of_other_bit_depths_are_errors_not_scores(tmp_path):
     Image.fromarray(im).save(tmp_path / "a8.png")
     tifffile.imwrite(tmp_path / "a16.tif", im.astype(np.uint16) * 257)
     proc = run("compare", "a8.png", "a16.tif", cwd=tmp_path, check_code=1)
-    assert "64x64 gray uint8 but a16.tif is 64x64 gray uint16" in proc.stderr
+    assert "64 columns gray uint8 but a16.tif is 64 rows x 64 columns gray uint16" in proc.stderr
     assert "bit depths" in proc.stderr
     for side, name, im_ in (("a", "x.png", im), ("b", "x.png", im.astype(np.uint16) * 257)):
         (tmp_path / side).mkdir()

@@ -1,11 +1,12 @@
 """report(): the mean with its local picture, checked against brute force."""
 import json
+import re
 
 import numpy as np
 import pytest
 import ssimfast
 from PIL import Image
-from ssimfast._heatmap import BOX
+from ssimfast._heatmap import BOX, SCALE, compose
 from ssimfast._report import band
 
 from helpers import real_image
@@ -87,7 +88,9 @@ def test_text_and_json():
     r = ssimfast.report(ref, dist, k=1)
     text = str(r)
     assert f"mean SSIM:          {r.mean:.4f} (very high)" in text
-    assert "worst region 1:" in text and "compare methods" in text
+    w = r.worst[0]
+    assert (f"worst region 1:     rows {w.start[0]}:{w.stop[0]}, cols {w.start[1]}:{w.stop[1]}, "
+            f"mean SSIM {w.mean:.4f}") in text and "compare methods" in text
     d = json.loads(json.dumps(r.to_dict()))
     assert d["mean"] == r.mean and d["band"] == "very high" and len(d["worst"]) == 1
 
@@ -110,19 +113,30 @@ def _red(picture):
     return np.all(picture == BOX, axis=2)
 
 
+def _panel(picture, where, title, shape):
+    top, left, *_ = where[title]
+    return picture[top : top + shape[0], left : left + shape[1]]
+
+
 def test_heatmap_map_only_and_beside_colour_inputs():
     ref, dist = _planted()
     r = ssimfast.report(ref, dist, k=1, box=40)
-    alone = r.heatmap()
+    alone, where = compose(r)
     h, w = ref.shape
-    assert alone.dtype == np.uint8 and alone.shape[0] == h and alone.shape[1] > w
+    assert alone.dtype == np.uint8 and alone.shape[0] > h and alone.shape[1] > w
+    assert list(where) == ["SSIM MAP", "FIXED SCALE"]
     start, stop = r.worst[0].start, r.worst[0].stop
-    assert _red(alone)[start[0], start[1] : stop[1]].all()
+    assert _red(_panel(alone, where, "SSIM MAP", ref.shape))[stop[0] - 1, start[1] : stop[1]].all()
     rgb1, rgb2 = np.dstack([ref] * 3), np.dstack([dist] * 3)
     r3 = ssimfast.report(rgb1, rgb2, k=1, box=40, channel_axis=-1)
-    beside = r3.heatmap(rgb1, rgb2)
+    beside, where = compose(r3, rgb1, rgb2)
+    assert list(where) == ["REFERENCE", "DISTORTED", "SSIM MAP", "FIXED SCALE"]
     assert beside.shape[1] > 3 * w
-    np.testing.assert_array_equal(beside[:, :w][~_red(beside[:, :w])], rgb1[~_red(beside[:, :w])])
+    shown = _panel(beside, where, "REFERENCE", ref.shape)
+    # The input as it is, but for the box and its number.
+    outside = np.ones(ref.shape, bool)
+    outside[tuple(slice(a, b) for a, b in zip(r3.worst[0].start, r3.worst[0].stop))] = False
+    np.testing.assert_array_equal(shown[outside], rgb1[outside])
     with pytest.raises(ValueError, match="map's size"):
         r.heatmap(ref[:10], dist[:10])
     with pytest.raises(ValueError, match="max_side must be a positive integer"):
@@ -132,13 +146,14 @@ def test_heatmap_map_only_and_beside_colour_inputs():
 def test_heatmap_reduces_large_images_keeping_the_defect_visible():
     ref, dist = _planted()
     r = ssimfast.report(ref, dist, k=0)  # no boxes over the defect
-    small = r.heatmap(ref, dist, max_side=64)
+    small, where = compose(r, ref, dist, max_side=64)
     step = -(-max(ref.shape) // 64)
-    assert small.shape[0] == -(-ref.shape[0] // step)
+    assert where["SSIM MAP"][2] == step
+    side = -(-ref.shape[0] // step)
     # Block minimum: the darkest map pixel is as dark as at full size.
-    side = small.shape[0]
-    panel = small[:, 2 * (side + 8) : 3 * side + 16].astype(int)
-    full = r.heatmap()[:, : ref.shape[1]].astype(int)
+    panel = _panel(small, where, "SSIM MAP", (side, side)).astype(int)
+    full, at = compose(r)
+    full = _panel(full, at, "SSIM MAP", ref.shape).astype(int)
     assert panel.sum(axis=2).min() == full.sum(axis=2).min()
 
 
@@ -148,8 +163,64 @@ def test_heatmap_of_a_volume_shows_the_plane_of_the_minimum():
     vol2[6, 20:40, 20:40] = 128
     r = ssimfast.report(vol1, vol2, k=1, box=8)
     assert 3 <= r.argmin[0] <= 8  # within the window of the damaged plane
-    picture = r.heatmap(vol1, vol2)
-    assert picture.shape[0] == 64 and _red(picture).any()
+    picture, where = compose(r, vol1, vol2)
+    zoom = where["SSIM MAP"][3]  # 64 pixels a side are shown enlarged
+    assert zoom == 2 and _red(_panel(picture, where, "SSIM MAP", (128, 128))).any()
+
+
+def test_positions_agree_in_text_json_and_picture():
+    """One convention: (row, column), half-open. The defect is at rows 300:340,
+    cols 200:240 (not square in position, so a swap of the axes shows)."""
+    ref, dist = _planted()
+    r = ssimfast.report(ref, dist, k=2, box=40)
+    text = str(r)
+    found = re.findall(r"worst region (\d):\s+rows (\d+):(\d+), cols (\d+):(\d+), mean SSIM", text)
+    assert [int(n) for n, *_ in found] == [1, 2]
+    d = json.loads(json.dumps(r.to_dict()))
+    assert f"at row {r.argmin[0]}, col {r.argmin[1]}" in text and d["argmin"] == list(r.argmin)
+    picture, where = compose(r, ref, dist)
+    boxed = np.zeros(ref.shape, bool)
+    for (n, r0, r1, c0, c1), region in zip(found, d["worst"]):
+        r0, r1, c0, c1 = map(int, (r0, r1, c0, c1))
+        assert region["start"] == [r0, c0] and region["stop"] == [r1, c1]
+        boxed[r0:r1, c0:c1] = True
+        for title in ("REFERENCE", "DISTORTED", "SSIM MAP"):
+            red = _red(_panel(picture, where, title, ref.shape))
+            # The outline runs along rows r0 and r1 - 1, cols c0 and c1 - 1.
+            assert red[r0, c0:c1].all() and red[r1 - 1, c0:c1].all()
+            assert red[r0:r1, c0].all() and red[r0:r1, c1 - 1].all()
+    for title in ("REFERENCE", "DISTORTED", "SSIM MAP"):  # and no red outside the boxes
+        assert not (_red(_panel(picture, where, title, ref.shape)) & ~boxed).any()
+    worst = d["worst"][0]
+    assert 295 <= worst["start"][0] <= 305 and 195 <= worst["start"][1] <= 205
+
+
+def test_heatmap_has_a_white_margin_and_a_fixed_scale():
+    ref, dist = _planted()
+    for a, b in [(ref, dist), (ref[:16, :16], dist[:16, :16])]:
+        r = ssimfast.report(a, b, k=1, box=min(8, a.shape[0] - 6))
+        picture, where = compose(r, a, b)
+        edge = np.concatenate([picture[:6].reshape(-1, 3), picture[-6:].reshape(-1, 3),
+                               picture[:, :6].reshape(-1, 3), picture[:, -6:].reshape(-1, 3)])
+        assert (edge == 255).all()  # nothing within 6 pixels of an edge
+        top, left, *_ = where["FIXED SCALE"]
+        bar = picture[top:, left]  # the bar's first column: 1 (yellow) at the top down to -1
+        bar = bar[: np.argmax((bar == 255).all(axis=1))]
+        assert tuple(bar[0]) == (253, 231, 37) and tuple(bar[-1]) == (68, 1, 84)
+    # The tiny pair is shown 8 times enlarged, its box with it.
+    top, left, step, zoom = where["SSIM MAP"]
+    assert (step, zoom) == (1, 8)
+    (r0, c0), (r1, c1) = r.worst[0].start, r.worst[0].stop
+    red = _red(picture[top : top + 128, left : left + 128])
+    assert red[8 * r0, 8 * c0 : 8 * c1].all() and red[8 * r1 - 1, 8 * c0 : 8 * c1].all()
+    assert not red[8 * r1, 8 * c0 : 8 * c1].any()
+    assert SCALE == (-1.0, 1.0)
+    # The same local SSIM has the same colour whatever the image's range.
+    grey = np.full((32, 32), 100, np.uint8)
+    flat = ssimfast.report(grey, grey, k=0)
+    picture, where = compose(flat)
+    top, left, *_ = where["SSIM MAP"]
+    assert tuple(picture[top + 16, left + 16]) == (253, 231, 37)
 
 
 def test_save_heatmap_writes_a_png(tmp_path):
