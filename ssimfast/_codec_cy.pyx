@@ -5,10 +5,15 @@ PSNR) and FFmpeg's SSIM (x264's definition). Kept apart from the SSIM kernels
 The Python layer (_psnr.py, _ffmpeg.py) checks shapes, dtypes and sizes; each
 entry point here still checks what a wrong call could crash on, then computes
 with the GIL released. Results never depend on the number of threads: partial
-sums are combined in a fixed order after the parallel loop."""
+sums are combined in a fixed order after the parallel loop.
+
+Parallel loops run on ssimfast's thread pool (_pool.h, through _parallel.pxi),
+as the SSIM kernels do. The pool's state is static to each compiled module, so
+this module has its own pool beside the SSIM kernels' one: at most cores - 1
+more sleeping helper threads, which is acceptable for not sharing a C symbol
+across extension modules."""
 import numpy as np
 
-from cython.parallel cimport prange
 from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc
 
@@ -30,14 +35,68 @@ ctypedef fused plane_t:
     uint8_t
     uint16_t
 
+include "_parallel.pxi"
+
+cdef enum:
+    # Elements of a squared-difference sum counted as one pixel by
+    # _workers_for: a sum's element is far cheaper than an SSIM pixel (a
+    # 3840x2160 uint8 pair sums in ~0.75 ms on one core, FFmpeg's SSIM of a
+    # 1920x1080 plane takes ~0.55 ms), so sums share out only from half a
+    # million elements (~50 us of uint8), well above the cost of a wake-up.
+    SUM_PER_PIXEL = 16
+
 
 # ---------------------------------------------------------------------------
 # Sums of squared differences
 # ---------------------------------------------------------------------------
 
 # Elements per parallel piece of the integer sums: squares of differences of
-# 16-bit values are < 2**34, so a piece's uint64 sum cannot wrap.
-cdef Py_ssize_t INT_PIECE = 1 << 20
+# 16-bit values are < 2**34, so a piece's uint64 sum cannot wrap; small enough
+# that pieces share out evenly between the pool's participants.
+cdef Py_ssize_t INT_PIECE = 1 << 16
+
+
+cdef struct _SumArgs:
+    const char* x
+    const char* y
+    Py_ssize_t n
+    void* out  # one result per piece (uint64 or double)
+    const Py_ssize_t* starts
+    const Py_ssize_t* sizes
+
+
+cdef void _int_task(void* ctx, Py_ssize_t lo, Py_ssize_t hi, int slot,
+                    const small_int_t* tag) noexcept nogil:
+    """Pieces lo .. hi - 1 of sq_diff_sum_int."""
+    cdef _SumArgs* a = <_SumArgs*> ctx
+    cdef const small_int_t* x = <const small_int_t*> a.x
+    cdef const small_int_t* y = <const small_int_t*> a.y
+    cdef uint64_t* out = <uint64_t*> a.out
+    cdef Py_ssize_t p, i, start, stop, j, block
+    cdef uint64_t total
+    cdef uint32_t small
+    cdef int64_t d
+    for p in range(lo, hi):
+        start = p * INT_PIECE
+        stop = min(a.n, start + INT_PIECE)
+        total = 0
+        if small_int_t is uint8_t or small_int_t is int8_t:
+            # 8-bit squares are < 2**16: blocks of 2**15 sum in 32 bits,
+            # which the compiler vectorises well.
+            j = start
+            while j < stop:
+                block = min(stop, j + 32768)
+                small = 0
+                for i in range(j, block):
+                    small = small + <uint32_t> ((<int32_t> x[i] - <int32_t> y[i])
+                                                * (<int32_t> x[i] - <int32_t> y[i]))
+                total = total + small
+                j = block
+        else:
+            for i in range(start, stop):
+                d = <int64_t> x[i] - <int64_t> y[i]
+                total = total + <uint64_t> (d * d)
+        out[p] = total
 
 
 def sq_diff_sum_int(const small_int_t[::1] x, const small_int_t[::1] y, int n_threads):
@@ -47,35 +106,19 @@ def sq_diff_sum_int(const small_int_t[::1] x, const small_int_t[::1] y, int n_th
         raise ValueError(f"sq_diff_sum_int: x has {x.shape[0]} elements, y {y.shape[0]}")
     cdef Py_ssize_t n = x.shape[0]
     cdef Py_ssize_t n_pieces = (n + INT_PIECE - 1) // INT_PIECE
-    partial = np.zeros(max(n_pieces, 1), dtype=np.uint64)
+    if n == 0:
+        return 0
+    partial = np.zeros(n_pieces, dtype=np.uint64)
     cdef uint64_t[::1] out = partial
-    cdef Py_ssize_t p, i, start, stop, j, block
-    cdef uint64_t total
-    cdef uint32_t small
-    cdef int64_t d
-    n_threads = max(1, min(n_threads, n_pieces))
+    cdef _SumArgs args
+    args.x = <const char*> &x[0]
+    args.y = <const char*> &y[0]
+    args.n = n
+    args.out = &out[0]
+    cdef int workers = _workers_for(n_threads, <double> n / SUM_PER_PIXEL)
     with nogil:
-        for p in prange(n_pieces, num_threads=n_threads, schedule="dynamic"):
-            start = p * INT_PIECE
-            stop = min(n, start + INT_PIECE)
-            total = 0
-            if small_int_t is uint8_t or small_int_t is int8_t:
-                # 8-bit squares are < 2**16: blocks of 2**15 sum in 32 bits,
-                # which the compiler vectorises well.
-                j = start
-                while j < stop:
-                    block = min(stop, j + 32768)
-                    small = 0
-                    for i in range(j, block):
-                        small = small + <uint32_t> ((<int32_t> x[i] - <int32_t> y[i])
-                                                    * (<int32_t> x[i] - <int32_t> y[i]))
-                    total = total + small
-                    j = block
-            else:
-                for i in range(start, stop):
-                    d = <int64_t> x[i] - <int64_t> y[i]
-                    total = total + <uint64_t> (d * d)
-            out[p] = total
+        ssimfast_pool_run(<ssimfast_task> _int_task[small_int_t], &args, n_pieces,
+                          _chunk(n_pieces, workers, 1), workers)
     return sum(partial.tolist())
 
 
@@ -190,6 +233,18 @@ cdef double _combine(Py_ssize_t n, int depth, const double* sums, Py_ssize_t* k)
     return left + _combine(n - n2, depth - 1, sums, k)
 
 
+cdef void _f64_task(void* ctx, Py_ssize_t lo, Py_ssize_t hi, int slot,
+                    const as_double_t* tag) noexcept nogil:
+    """Leaves lo .. hi - 1 of sq_diff_sum_float64's pairwise tree."""
+    cdef _SumArgs* a = <_SumArgs*> ctx
+    cdef const as_double_t* x = <const as_double_t*> a.x
+    cdef const as_double_t* y = <const as_double_t*> a.y
+    cdef double* sums = <double*> a.out
+    cdef Py_ssize_t leaf
+    for leaf in range(lo, hi):
+        sums[leaf] = _pairwise(x + a.starts[leaf], y + a.starts[leaf], a.sizes[leaf])
+
+
 def sq_diff_sum_float64(const as_double_t[::1] x, const as_double_t[::1] y, int n_threads):
     """Sum of (float64(x) - float64(y))**2, in np.mean's (pairwise) order."""
     if x.shape[0] != y.shape[0]:
@@ -200,18 +255,37 @@ def sq_diff_sum_float64(const as_double_t[::1] x, const as_double_t[::1] y, int 
     cdef Py_ssize_t starts[N_LEAVES]
     cdef Py_ssize_t sizes[N_LEAVES]
     cdef double sums[N_LEAVES]
-    cdef Py_ssize_t n_leaves, k = 0, leaf
+    cdef Py_ssize_t n_leaves, k = 0
     cdef double total
+    cdef _SumArgs args
+    args.x = <const char*> &x[0]
+    args.y = <const char*> &y[0]
+    args.n = n
+    args.out = sums
+    args.starts = starts
+    args.sizes = sizes
+    cdef int workers = _workers_for(n_threads, <double> n / SUM_PER_PIXEL)
     with nogil:
         n_leaves = _leaves(0, n, TREE_DEPTH, starts, sizes, 0)
-        for leaf in prange(n_leaves, num_threads=max(1, min(n_threads, n_leaves)),
-                           schedule="dynamic"):
-            sums[leaf] = _pairwise(&x[0] + starts[leaf], &y[0] + starts[leaf], sizes[leaf])
+        ssimfast_pool_run(<ssimfast_task> _f64_task[as_double_t], &args, n_leaves, 1, workers)
         total = _combine(n, TREE_DEPTH, sums, &k)
     return total
 
 
 cdef Py_ssize_t F32_BUFFER = 8192
+
+
+cdef void _f32_task(void* ctx, Py_ssize_t lo, Py_ssize_t hi, int slot,
+                    const void* tag) noexcept nogil:
+    """Buffers lo .. hi - 1 of sq_diff_sum_float32."""
+    cdef _SumArgs* a = <_SumArgs*> ctx
+    cdef const float* x = <const float*> a.x
+    cdef const float* y = <const float*> a.y
+    cdef double* out = <double*> a.out
+    cdef Py_ssize_t b, start
+    for b in range(lo, hi):
+        start = b * F32_BUFFER
+        out[b] = _pairwise_f32(x + start, y + start, min(F32_BUFFER, a.n - start))
 
 
 def sq_diff_sum_float32(const float[::1] x, const float[::1] y, int n_threads):
@@ -224,12 +298,17 @@ def sq_diff_sum_float32(const float[::1] x, const float[::1] y, int n_threads):
         return 0.0
     partial = np.empty(n_buf, dtype=np.float64)
     cdef double[::1] out = partial
-    cdef Py_ssize_t b, start
+    cdef Py_ssize_t b
     cdef double total = 0.0
+    cdef _SumArgs args
+    args.x = <const char*> &x[0]
+    args.y = <const char*> &y[0]
+    args.n = n
+    args.out = &out[0]
+    cdef int workers = _workers_for(n_threads, <double> n / SUM_PER_PIXEL)
     with nogil:
-        for b in prange(n_buf, num_threads=max(1, min(n_threads, n_buf)), schedule="static"):
-            start = b * F32_BUFFER
-            out[b] = _pairwise_f32(&x[0] + start, &y[0] + start, min(F32_BUFFER, n - start))
+        # A buffer is 8192 elements, a few microseconds: chunks of several.
+        ssimfast_pool_run(_f32_task, &args, n_buf, _chunk(n_buf, workers, 8), workers)
         for b in range(n_buf):
             total = total + out[b]
     return total
@@ -349,24 +428,23 @@ cdef extern from *:
                                   Py_ssize_t sb, Py_ssize_t bw, int32_t* sums) noexcept nogil
 
 
-cdef inline int64_t _block_sums_8(const uint8_t[:, ::1] a, const uint8_t[:, ::1] b,
-                                  Py_ssize_t z, Py_ssize_t bw, int32_t* sums) noexcept nogil:
-    return ssimfast_block_sums_8(&a[4 * z, 0], a.strides[0], &b[4 * z, 0], b.strides[0],
-                                 bw, sums)
-
-
-cdef inline int64_t _block_sums_16(const uint16_t[:, ::1] a, const uint16_t[:, ::1] b,
+cdef inline int64_t _block_sums_16(const char* a, Py_ssize_t sa, const char* b, Py_ssize_t sb,
                                    Py_ssize_t z, Py_ssize_t bw, int64_t* sums) noexcept nogil:
+    # a, b: the planes' first bytes; sa, sb: their row strides in bytes.
     cdef Py_ssize_t k, yy, xx, col
     cdef int64_t s1, s2, ss, s12, p, q
     cdef int64_t sse = 0
+    cdef const uint16_t* ra
+    cdef const uint16_t* rb
     for k in range(bw):
         s1 = 0; s2 = 0; ss = 0; s12 = 0
         for yy in range(4):
+            ra = <const uint16_t*> (a + (4 * z + yy) * sa)
+            rb = <const uint16_t*> (b + (4 * z + yy) * sb)
             for xx in range(4):
                 col = 4 * k + xx
-                p = a[4 * z + yy, col]
-                q = b[4 * z + yy, col]
+                p = ra[col]
+                q = rb[col]
                 s1 = s1 + p
                 s2 = s2 + q
                 ss = ss + p * p + q * q
@@ -475,6 +553,58 @@ cdef double _end_row_16(const int64_t* s0, const int64_t* s1, Py_ssize_t n,
 cdef Py_ssize_t BAND = 16
 
 
+cdef struct _PlaneArgs:
+    const char* a
+    const char* b
+    Py_ssize_t sa, sb  # row strides in bytes
+    Py_ssize_t bw, bh, n_win
+    int64_t c1, c2
+    char* scratch      # two rows of block sums per slot
+    size_t slot_bytes
+    double* rows
+    int64_t* sse
+
+
+cdef inline int64_t _block_sums(const _PlaneArgs* p, Py_ssize_t z, void* sums,
+                                const plane_t* tag) noexcept nogil:
+    if plane_t is uint8_t:
+        return ssimfast_block_sums_8(<const uint8_t*> (p.a + 4 * z * p.sa), p.sa,
+                                     <const uint8_t*> (p.b + 4 * z * p.sb), p.sb,
+                                     p.bw, <int32_t*> sums)
+    else:
+        return _block_sums_16(p.a, p.sa, p.b, p.sb, z, p.bw, <int64_t*> sums)
+
+
+cdef void _plane_task(void* ctx, Py_ssize_t lo, Py_ssize_t hi, int slot,
+                      const plane_t* tag) noexcept nogil:
+    """Bands lo .. hi - 1 of ffmpeg_ssim_plane, with scratch slot `slot`."""
+    cdef _PlaneArgs* p = <_PlaneArgs*> ctx
+    cdef char* scratch = p.scratch + slot * p.slot_bytes
+    cdef void* buf0 = scratch
+    cdef void* buf1 = scratch + p.slot_bytes // 2
+    cdef void* tmp
+    cdef Py_ssize_t band, y, y0, y1
+    cdef int64_t band_sse
+    for band in range(lo, hi):
+        y0 = 1 + band * BAND
+        y1 = min(p.bh, y0 + BAND)
+        # buf1 holds block row y - 1, buf0 block row y; a band's first row is
+        # the previous band's last: its SSE counted there.
+        band_sse = _block_sums(p, y0 - 1, buf1, tag)
+        if band > 0:
+            band_sse = 0
+        for y in range(y0, y1):
+            band_sse = band_sse + _block_sums(p, y, buf0, tag)
+            if plane_t is uint8_t:
+                p.rows[y] = _end_row_8(<int32_t*> buf1, <int32_t*> buf0, p.n_win)
+            else:
+                p.rows[y] = _end_row_16(<int64_t*> buf1, <int64_t*> buf0, p.n_win, p.c1, p.c2)
+            tmp = buf0
+            buf0 = buf1
+            buf1 = tmp
+        p.sse[band] = band_sse
+
+
 def ffmpeg_ssim_plane(const plane_t[:, ::1] a, const plane_t[:, ::1] b, int max_value,
                       int n_threads):
     """FFmpeg's SSIM of one plane pair (sum of window values / windows, as
@@ -490,59 +620,37 @@ def ffmpeg_ssim_plane(const plane_t[:, ::1] a, const plane_t[:, ::1] b, int max_
     if plane_t is uint8_t and max_value != 255:
         raise ValueError("ffmpeg_ssim_plane: uint8 planes are 8-bit (max_value 255)")
     cdef Py_ssize_t bw = a.shape[1] >> 2, bh = a.shape[0] >> 2
-    cdef Py_ssize_t n_win = bw - 1
     cdef Py_ssize_t n_bands = (bh - 1 + BAND - 1) // BAND
+    cdef int workers = _workers_for(n_threads, <double> a.shape[0] * a.shape[1])
+    if workers > n_bands:
+        workers = <int> n_bands
+    cdef _PlaneArgs p
+    p.a = <const char*> &a[0, 0]
+    p.b = <const char*> &b[0, 0]
+    p.sa = a.strides[0]
+    p.sb = b.strides[0]
+    p.bw = bw
+    p.bh = bh
+    p.n_win = bw - 1
     # vf_ssim.c computes the constants in double and truncates (+ .5).
-    cdef int64_t c1 = <int64_t> (.01 * .01 * max_value * max_value * 64 + .5)
-    cdef int64_t c2 = <int64_t> (.03 * .03 * max_value * max_value * 64 * 63 + .5)
+    p.c1 = <int64_t> (.01 * .01 * max_value * max_value * 64 + .5)
+    p.c2 = <int64_t> (.03 * .03 * max_value * max_value * 64 * 63 + .5)
+    # Two rows of block sums, 4 per block, for each participant.
+    p.slot_bytes = 8 * bw * (sizeof(int32_t) if plane_t is uint8_t else sizeof(int64_t))
+    p.scratch = <char*> malloc(workers * p.slot_bytes)
+    if p.scratch == NULL:
+        raise MemoryError("ffmpeg_ssim_plane: out of memory for block sums")
     rows_arr = np.empty(bh, dtype=np.float64)
     sse_arr = np.zeros(n_bands, dtype=np.int64)
     cdef double[::1] rows = rows_arr
     cdef int64_t[::1] sse = sse_arr
-    cdef Py_ssize_t band, y, y0, y1
-    cdef char* scratch
-    cdef void* buf0
-    cdef void* buf1
-    cdef void* tmp
-    cdef int64_t band_sse
-    cdef size_t item = sizeof(int32_t) if plane_t is uint8_t else sizeof(int64_t)
-    cdef int failed = 0
+    p.rows = &rows[0]
+    p.sse = &sse[0]
+    cdef Py_ssize_t y
     cdef double total = 0.0
     with nogil:
-        for band in prange(n_bands, num_threads=max(1, min(n_threads, n_bands)),
-                           schedule="dynamic"):
-            y0 = 1 + band * BAND
-            y1 = min(bh, y0 + BAND)
-            # Two rows of block sums, 4 per block.
-            scratch = <char*> malloc(8 * bw * item)
-            if scratch == NULL:
-                failed += 1
-            else:
-                buf0 = scratch
-                buf1 = scratch + 4 * bw * item
-                # buf1 holds block row y - 1, buf0 block row y; a band's first
-                # row is the previous band's last: its SSE counted there.
-                if plane_t is uint8_t:
-                    band_sse = _block_sums_8(a, b, y0 - 1, bw, <int32_t*> buf1)
-                else:
-                    band_sse = _block_sums_16(a, b, y0 - 1, bw, <int64_t*> buf1)
-                if band > 0:
-                    band_sse = 0
-                for y in range(y0, y1):
-                    if plane_t is uint8_t:
-                        band_sse = band_sse + _block_sums_8(a, b, y, bw, <int32_t*> buf0)
-                        rows[y] = _end_row_8(<int32_t*> buf1, <int32_t*> buf0, n_win)
-                    else:
-                        band_sse = band_sse + _block_sums_16(a, b, y, bw, <int64_t*> buf0)
-                        rows[y] = _end_row_16(<int64_t*> buf1, <int64_t*> buf0, n_win, c1, c2)
-                    tmp = buf0
-                    buf0 = buf1
-                    buf1 = tmp
-                sse[band] = band_sse
-                free(scratch)
-        if not failed:
-            for y in range(1, bh):
-                total = total + rows[y]
-    if failed:
-        raise MemoryError("ffmpeg_ssim_plane: out of memory for block sums")
+        ssimfast_pool_run(<ssimfast_task> _plane_task[plane_t], &p, n_bands, 1, workers)
+        for y in range(1, bh):
+            total = total + rows[y]
+    free(p.scratch)
     return total / <double> ((bw - 1) * (bh - 1)), int(sse_arr.sum())

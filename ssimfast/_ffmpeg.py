@@ -91,9 +91,9 @@ def _ssim_and_sse(plane1, plane2, bits, workers):
     a, b = _plane(plane1, "plane1", bits), _plane(plane2, "plane2", bits)
     if a.shape != b.shape:
         raise ValueError(f"the planes differ in shape: {a.shape} and {b.shape}")
-    # A thread per million pixels at most: a smaller plane takes under a
-    # millisecond, less than waking a helper thread on a busy machine costs.
-    n_threads = max(1, min(resolve_workers(workers), a.size >> 20))
+    # The kernel's pool never waits for a helper that has not started; the
+    # kernel keeps small planes on the calling thread (_workers_for).
+    n_threads = resolve_workers(workers)
     ssim, sse = _codec_cy.ffmpeg_ssim_plane(a, b, (1 << bits) - 1, n_threads)
     return ssim, sse, a, b
 

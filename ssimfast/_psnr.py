@@ -33,13 +33,6 @@ _DIRECT_F64 = {np.dtype(np.float64), np.dtype(np.int32), np.dtype(np.uint32),
                np.dtype(np.int64), np.dtype(np.uint64)}
 
 
-# Elements per thread: below this a pass is memory-bound and shorter than
-# waking a helper thread on a busy machine (a 3840x2160 uint8 pair takes ~1 ms
-# on one core), so small images use fewer threads.
-_INT_PER_THREAD = 1 << 24
-_FLOAT_PER_THREAD = 1 << 22
-
-
 def _check_shape_equality(image0, image1):
     # scikit-image's check, message included (no conversion: lists fail as there).
     if not image0.shape == image1.shape:
@@ -96,8 +89,8 @@ def _mse(image0, image1, workers):
     n = image0.size
     if n == 0:
         return _numpy_mse(image0, image1, float_type)
-    small_ints = {image0.dtype.str[1:], image1.dtype.str[1:]} <= _SMALL_INTS
-    n_threads = max(1, min(n_threads, n // (_INT_PER_THREAD if small_ints else _FLOAT_PER_THREAD)))
+    # The kernels' pool never waits for a helper that has not started, so the
+    # kernel itself decides how many of n_threads small sums are worth waking.
     total, exact = _sum_squared_differences(image0, image1, float_type, n_threads)
     # An exact integer sum divided once, correctly rounded: np.mean's value
     # whenever its float sum is exact (below 2**53), and closer otherwise.
