@@ -8,7 +8,7 @@
 # and float16/float32 input (as scikit-image), hence np.floating. `full` and
 # `gradient` decide the shape of the result, hence the overloads.
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import IO, Any, Literal, overload
 
 import numpy as np
@@ -19,7 +19,7 @@ __version__: str
 _Mean = np.floating[Any]
 _Map = NDArray[np.floating[Any]]
 _NanPolicy = Literal["propagate", "omit", "raise"]
-_Preset = Literal["skimage", "matlab", "matlab_index", "pytorch"]
+_Preset = Literal["skimage", "matlab", "matlab_index", "pytorch", "ffmpeg"]
 
 @overload
 def structural_similarity(
@@ -79,7 +79,8 @@ def settings(
     im1: ArrayLike, im2: ArrayLike, *, win_size: int | None = None, gradient: bool = False,
     data_range: float | None = None, channel_axis: int | None = None,
     gaussian_weights: bool = False, full: bool = False, workers: int | None = None,
-    preset: _Preset = "skimage", bits: int | None = None, **kwargs: Any,
+    preset: _Preset = "skimage", bits: int | None = None, mask: ArrayLike | None = None,
+    nan_policy: _NanPolicy = "propagate", min_valid: float = 0.5, **kwargs: Any,
 ) -> dict[str, Any]: ...
 
 PRESETS: Mapping[str, Any]
@@ -177,3 +178,48 @@ def bench(
     sizes: Sequence[tuple[int, int]] = ((512, 512), (2160, 3840)), repeat: int = 5,
     file: IO[str] | None = None,
 ) -> list[dict[str, Any]]: ...
+
+def mean_squared_error(image0: ArrayLike, image1: ArrayLike, *, workers: int | None = None) -> np.float64: ...
+def peak_signal_noise_ratio(
+    image_true: ArrayLike, image_test: ArrayLike, *, data_range: float | None = None,
+    workers: int | None = None,
+) -> np.float64: ...
+
+class _VideoReader:
+    # ssimfast._video.VideoReader at runtime (not exported): what open_video returns.
+
+    path: str
+    width: int
+    height: int
+    pix_fmt: str
+    def describe(self) -> str: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> _VideoReader: ...
+    def __exit__(self, *exc: object) -> None: ...
+
+class _VideoScores:
+    # ssimfast._video_ssim.VideoScores at runtime (not exported): what video_ssim returns.
+
+    frame: NDArray[np.int64]
+    y: NDArray[np.float64]
+    u: NDArray[np.float64] | None
+    v: NDArray[np.float64] | None
+    all: NDArray[np.float64]
+    mean: dict[str, float]
+    settings: dict[str, Any]
+    def rows(self) -> Iterator[dict[str, Any]]: ...
+    def to_dict(self) -> dict[str, Any]: ...
+
+_Video = str | os.PathLike[str] | Sequence[Any] | Any
+
+def open_video(
+    path: str | os.PathLike[str], *, size: tuple[int, int] | str | None = None,
+    pix_fmt: str | None = None, frame_rate: float | str | None = None,
+) -> _VideoReader: ...
+def video_ssim(
+    ref: _Video, dist: _Video, *, preset: Literal["skimage", "ffmpeg"] | None = None,
+    psnr: bool = False, frames: int | None = None, shortest: bool = False, offset: int = 0,
+    workers: int | None = None, progress: Callable[[int, int], object] | None = None,
+    bits: int | None = None, size: tuple[int, int] | str | None = None,
+    pix_fmt: str | None = None, frame_rate: float | str | None = None, **ssim_options: Any,
+) -> _VideoScores: ...

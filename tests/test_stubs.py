@@ -13,12 +13,13 @@ from pathlib import Path
 
 import pytest
 import ssimfast
-from ssimfast import _report
+from ssimfast import _report, _video, _video_ssim
 
 STUB = Path(ssimfast.__file__).with_name("__init__.pyi")
 DASK_STUB = STUB.with_name("dask.pyi")
 # Stub-only names for runtime objects that are not exported from ssimfast.
-PRIVATE = {"_Region": _report.Region}
+PRIVATE = {"_Region": _report.Region, "_VideoReader": _video.VideoReader,
+           "_VideoScores": _video_ssim.VideoScores}
 
 
 def _stub_tree():

@@ -16,4 +16,4 @@ def _load(name):
 
 def test_typed_usage_example_runs():
     values = _load("usage").scores()
-    assert len(values) == 10 and all(0 < v <= 1 for v in values)
+    assert len(values) == 11 and all(0 < v <= 1 for v in values)

@@ -41,9 +41,13 @@ def scores() -> list[float]:
     ssimfast.show_config(file=io.StringIO())
     lazy = ssimfast.dask.structural_similarity(a, b)  # a 0-d dask array
     from_dask = float(lazy.compute())
+    psnr: np.float64 = ssimfast.peak_signal_noise_ratio(a, b)
+    mse: np.float64 = ssimfast.mean_squared_error(a, b)
+    codec = ssimfast.structural_similarity(big, big, preset="ffmpeg")
+    assert psnr > 0 and mse > 0
 
     return [float(x) for x in (mean, mean_map, grad_mean, alias, preset, ms, batch[0],
-                               tiled, worst_mean, from_dask)]
+                               tiled, worst_mean, from_dask, codec)]
 
 
 if __name__ == "__main__":
