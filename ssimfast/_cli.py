@@ -116,7 +116,8 @@ def _parser():
         prog="ssimfast",
         description="Structural similarity (SSIM) of images: the mean, and where they differ. "
                     "Without a command: score a built-in sample pair and write its heatmap.",
-        epilog="exit codes: 0 success, 1 bad input, 2 usage error, 130 interrupted")
+        epilog="exit codes: 0 success, 1 bad input, 2 usage error, 3 output not written, "
+               "70 internal error, 130 interrupted")
     parser.add_argument("--version", action="version", version=f"ssimfast {__version__}")
     parser.set_defaults(run=_run_sample, heatmap=SAMPLE_HEATMAP, json=False)
     commands = parser.add_subparsers(title="commands", metavar="{compare,sample}")
@@ -142,6 +143,15 @@ def _parser():
                        help="write the inputs, the SSIM map and its worst regions to PNG")
     files.add_argument("--regions", type=_non_negative_int, metavar="K",
                        help="worst regions to report (default 3)")
+    _add_directory_options(compare)
+    add_video_arguments(compare)
+    _add_ssim_options(compare)
+    _add_limits(compare)
+    compare.set_defaults(run=_run_compare)
+    return parser
+
+
+def _add_directory_options(compare):
     dirs = compare.add_argument_group("two directories")
     dirs.add_argument("-o", "--output", metavar="FILE",
                       help="write rows to FILE (.csv or .jsonl); default: CSV on stdout")
@@ -158,7 +168,9 @@ def _parser():
                       help="worst pairs to list in the summary (default 5)")
     dirs.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                       help="show a progress bar on stderr (default: when stderr is a terminal)")
-    add_video_arguments(compare)
+
+
+def _add_ssim_options(compare):
     ssim = compare.add_argument_group("SSIM options (as structural_similarity)")
     ssim.add_argument("--win-size", type=_odd_int, metavar="N",
                       help="odd side of the window (default 7; 11 with --gaussian)")
@@ -181,6 +193,9 @@ def _parser():
                       help="turn colour images into luma (ITU-R 601) before comparing")
     ssim.add_argument("--workers", type=_workers, metavar="N",
                       help="threads (default: all cores)")
+
+
+def _add_limits(compare):
     limits = compare.add_argument_group(
         "limits (checked from each file's header, before decoding it)")
     limits.add_argument("--max-pixels", type=_non_negative_int, metavar="N", default=MAX_PIXELS,
@@ -188,8 +203,6 @@ def _parser():
                              f"{MAX_PIXELS:,}, as Pillow; 0: no limit)")
     limits.add_argument("--max-pages", type=_non_negative_int, metavar="N", default=MAX_PAGES,
                         help=f"refuse TIFF files of more pages (default {MAX_PAGES}; 0: no limit)")
-    compare.set_defaults(run=_run_compare)
-    return parser
 
 
 def _odd_int(text):

@@ -10,7 +10,6 @@
 #   _ssim3d.pxi      ssim_3d
 #   _ssimnd.pxi      filter_axis and ssim_map_nd (any number of dimensions)
 #   _multiscale.pxi  ssim_cs_2d and box_downsample_2d (MS-SSIM, presets)
-#   _png.pxi         PNG row unfiltering (the command's reader)
 #   _masked.pxi      ssim_masked_2d
 #
 # ssimfast._extension picks one module at import by what the CPU supports.

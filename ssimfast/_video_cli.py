@@ -225,6 +225,11 @@ def run_videos(args, progress_bar, stop_flag):
         bar.close()
         if writer is not None:
             writer.close()
+    return _show(args, rows, state, preset, options, bits, interrupted)
+
+
+def _show(args, rows, state, preset, options, bits, interrupted):
+    """The report (or JSON) of the scored rows; returns the exit code."""
     if not rows:
         raise VideoInputError(f"{escape_name(args.a)}, {escape_name(args.b)}: no frame to compare")
     settings = {"definition": preset or "skimage", "psnr": bool(args.psnr), "frames": len(rows),

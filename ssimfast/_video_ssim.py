@@ -278,68 +278,85 @@ def _iter_rows(state, ref, dist, preset, psnr, frames, shortest, offset, workers
             src.close()
 
 
-def _score_stream(state, ref_src, dist_src, total, frames, shortest, offset, preset, psnr, bits,
-                  workers, progress, ssim_options):
-    n_threads = resolve_workers(workers)
-    scorer_bits = bits
-    ref_it, dist_it = ref_src.iterate(0), dist_src.iterate(offset)
-    limit = frames if frames is not None else (total if shortest else None)
+class _Pairs:
+    """The frame pairs of ref and dist in order, with the frame-count checks:
+    next() gives (index, ref planes, dist planes), or None at the end."""
 
-    def next_pair(i):
-        r = next(ref_it, None)
-        d = next(dist_it, None)
+    def __init__(self, ref_src, dist_src, total, frames, shortest, offset):
+        self.ref_src, self.dist_src = ref_src, dist_src
+        self.ref_it, self.dist_it = ref_src.iterate(0), dist_src.iterate(offset)
+        self.frames, self.shortest = frames, shortest
+        self.limit = frames if frames is not None else (total if shortest else None)
+        self.i = 0
+
+    def next(self):
+        i = self.i
+        if self.limit is not None and i >= self.limit:
+            return None
+        r = next(self.ref_it, None)
+        d = next(self.dist_it, None)
         if r is None or d is None:
-            if limit is not None and i >= limit:
-                return None
             if r is None and d is None:
                 return None
-            if limit is None and not shortest:
-                longer, shorter = (ref_src, dist_src) if d is None else (dist_src, ref_src)
+            if self.limit is None and not self.shortest:
+                longer, shorter = ((self.ref_src, self.dist_src) if d is None
+                                   else (self.dist_src, self.ref_src))
                 raise ValueError(
                     f"the videos differ in frame count: {shorter.label} ended after {i} "
                     f"frames but {longer.label} has more; pass frames=N or shortest=True, "
                     "or offset=K to skip leading frames of dist")
-            if frames is not None:
-                src = ref_src if r is None else dist_src
-                raise ValueError(f"frames={frames} but {src.label} has {i} frames")
+            if self.frames is not None:
+                src = self.ref_src if r is None else self.dist_src
+                raise ValueError(f"frames={self.frames} but {src.label} has {i} frames")
             return None
-        return r, d
+        self.i = i + 1
+        return i, r, d
 
-    first = None
-    i = 0
-    if limit is None or limit > 0:
-        first = next_pair(0)
+
+def _score_stream(state, ref_src, dist_src, total, frames, shortest, offset, preset, psnr, bits,
+                  workers, progress, ssim_options):
+    n_threads = resolve_workers(workers)
+    pairs = _Pairs(ref_src, dist_src, total, frames, shortest, offset)
+    first = pairs.next()
     if first is None:
         raise ValueError("no frames to score: "
                          + ("dist has no frames after the offset" if offset else "empty videos"))
+    _, ref0, dist0 = first
     # Frames in parallel, one thread each, as memory allows; the threads left
     # over work inside each frame.
-    pair_bytes = sum(np.asarray(p).nbytes for p in first[0] + first[1])
+    pair_bytes = sum(np.asarray(p).nbytes for p in ref0 + dist0)
     max_in_flight = max(1, _IN_FLIGHT_BYTES // max(1, pair_bytes))
     pool_size = 1 if (total is not None and total <= 1) else min(n_threads, max_in_flight)
     in_flight = max(pool_size, min(pool_size * _IN_FLIGHT_PER_THREAD, max_in_flight))
-    scorer = _Scorer(preset, psnr, _bits_of(first[0], scorer_bits), ssim_options,
+    scorer = _Scorer(preset, psnr, _bits_of(ref0, bits), ssim_options,
                      max(1, n_threads // pool_size))
-    state["bits"] = scorer.bits or (8 if first[0][0].dtype == np.uint8 else 16)
+    state["bits"] = scorer.bits or (8 if ref0[0].dtype == np.uint8 else 16)
     # The first frame in the calling thread: bad options raise here, before any
     # other frame is read, with warnings pointing at the caller.
-    row = scorer(0, *first)
-    del first
-    i = 1
+    row = scorer(*first)
+    del first, ref0, dist0
     if progress is not None:
         progress(1, total)
     yield row
     if pool_size == 1:
-        while limit is None or i < limit:
-            pair = next_pair(i)
-            if pair is None:
-                break
-            row = scorer(i, *pair)
-            i += 1
-            if progress is not None:
-                progress(i, total)
-            yield row
-        return
+        yield from _serial_rows(scorer, pairs, progress, total)
+    else:
+        yield from _pooled_rows(scorer, pairs, pool_size, in_flight, progress, total)
+
+
+def _serial_rows(scorer, pairs, progress, total):
+    """The rows after the first, one frame at a time in this thread."""
+    while (pair := pairs.next()) is not None:
+        row = scorer(*pair)
+        if progress is not None:
+            progress(pair[0] + 1, total)
+        del pair
+        yield row
+
+
+def _pooled_rows(scorer, pairs, pool_size, in_flight, progress, total):
+    """The rows after the first, in order, up to `in_flight` frames scored at once
+    on `pool_size` threads (reading the next frames overlaps scoring)."""
     pending = collections.deque()
     done = 1
     with concurrent.futures.ThreadPoolExecutor(max_workers=pool_size) as pool:
@@ -347,16 +364,12 @@ def _score_stream(state, ref_src, dist_src, total, frames, shortest, offset, pre
             exhausted = False
             while True:
                 while not exhausted and len(pending) < in_flight:
-                    if limit is not None and i >= limit:
-                        exhausted = True
-                        break
-                    pair = next_pair(i)
+                    pair = pairs.next()
                     if pair is None:
                         exhausted = True
                         break
-                    pending.append(pool.submit(scorer, i, *pair))
+                    pending.append(pool.submit(scorer, *pair))
                     del pair
-                    i += 1
                 if not pending:
                     break
                 row = pending.popleft().result()
