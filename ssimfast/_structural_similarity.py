@@ -185,7 +185,7 @@ def structural_similarity(
 def settings(im1, im2, *, win_size=None, gradient=False, data_range=None, channel_axis=None,
              gaussian_weights=False, full=False, workers=None, preset="skimage", bits=None,
              mask=None, nan_policy="propagate", min_valid=MIN_VALID, **kwargs):
-    """The settings structural_similarity(im1, im2, **options) computes with.
+    """The settings ``structural_similarity(im1, im2, **options)`` computes with.
 
     Takes the same arguments and raises the same errors and warnings as that
     call, reads only the shapes and dtypes (no pixel is scored), and returns a
