@@ -19,7 +19,7 @@ __version__: str
 _Mean = np.floating[Any]
 _Map = NDArray[np.floating[Any]]
 _NanPolicy = Literal["propagate", "omit", "raise"]
-_Preset = Literal["skimage", "matlab", "matlab_index", "pytorch"]
+_Preset = Literal["skimage", "matlab", "matlab_index", "pytorch", "ffmpeg"]
 
 @overload
 def structural_similarity(
@@ -79,7 +79,8 @@ def settings(
     im1: ArrayLike, im2: ArrayLike, *, win_size: int | None = None, gradient: bool = False,
     data_range: float | None = None, channel_axis: int | None = None,
     gaussian_weights: bool = False, full: bool = False, workers: int | None = None,
-    preset: _Preset = "skimage", bits: int | None = None, **kwargs: Any,
+    preset: _Preset = "skimage", bits: int | None = None, mask: ArrayLike | None = None,
+    nan_policy: _NanPolicy = "propagate", min_valid: float = 0.5, **kwargs: Any,
 ) -> dict[str, Any]: ...
 
 PRESETS: Mapping[str, Any]
@@ -177,3 +178,23 @@ def bench(
     sizes: Sequence[tuple[int, int]] = ((512, 512), (2160, 3840)), repeat: int = 5,
     file: IO[str] | None = None,
 ) -> list[dict[str, Any]]: ...
+def mean_squared_error(
+    image0: ArrayLike, image1: ArrayLike, *, workers: int | None = None,
+) -> np.float64: ...
+def peak_signal_noise_ratio(
+    image_true: ArrayLike, image_test: ArrayLike, *, data_range: float | None = None,
+    workers: int | None = None,
+) -> np.float64: ...
+# The video reader and the per-video scores are classes of private modules
+# (ssimfast._video.VideoReader, ssimfast._video_ssim.VideoScores), not exported.
+def open_video(
+    path: str | os.PathLike[str], *, size: tuple[int, int] | None = None,
+    pix_fmt: str | None = None, frame_rate: float | None = None,
+) -> Any: ...
+def video_ssim(
+    ref: Any, dist: Any, *, preset: _Preset | None = None, psnr: bool = False,
+    frames: int | None = None, shortest: bool = False, offset: int = 0,
+    workers: int | None = None, progress: Callable[..., Any] | None = None,
+    bits: int | None = None, size: tuple[int, int] | None = None, pix_fmt: str | None = None,
+    frame_rate: float | None = None, **ssim_options: Any,
+) -> Any: ...
