@@ -243,6 +243,13 @@ class Rows:
             raise self._failed(exc) from None
 
     def _failed(self, exc):
+        file = getattr(self, "file", None)
+        if file is not None and file is not sys.stdout:
+            # The output is dead (a full disk): close its descriptor without
+            # flushing, so that nothing tries to flush the buffer again when the
+            # file object is collected (Python 3.13 reports that as a traceback).
+            with contextlib.suppress(Exception):
+                file.buffer.raw.close()
         where = self.path or "standard output"
         again = (" (the rows written so far are kept: run again with --resume)"
                  if self.path else "")
