@@ -29,7 +29,7 @@ import numpy as np
 
 from ssimfast import __version__
 from ssimfast._images import MAX_PAGES, MAX_PIXELS, ImageReadError, Limits, is_image_file, read_image
-from ssimfast._rows import OutputError, Rows, RowsError, escape_name
+from ssimfast._rows import OutputError, Rows, RowsError, escape_name, finite
 from ssimfast._structural_similarity import structural_similarity
 from ssimfast._threads import _usable_cpus
 from ssimfast._video_cli import VideoInputError, add_video_arguments, check_image_usage, image_psnr, \
@@ -303,7 +303,7 @@ def _run_sample(args):
     reference, distorted = sample_pair()
     result = report(reference, distorted, k=2, box=48)
     if args.json:
-        print(json.dumps(_finite({"sample": True, **result.to_dict()}), indent=2,
+        print(json.dumps(finite({"sample": True, **result.to_dict()}), indent=2,
                          allow_nan=False))
     else:
         print(f"ssimfast {__version__}: built-in sample pair, {reference.shape[0]}x"
@@ -311,17 +311,6 @@ def _run_sample(args):
         print(result)
     _save_heatmap(result, args.heatmap, reference, distorted, args.json)
     return EXIT_OK
-
-
-def _finite(value):
-    """`value` (a report's dict) with NaN and infinities as None: JSON has no NaN."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
 
 
 def _save_heatmap(result, path, im1, im2, quiet):
@@ -436,7 +425,7 @@ def _run_files(args):
         raise InputError(f"{args.a}, {args.b}: out of memory while scoring ({exc})") from None
     extra = image_psnr(args, a.array, b.array)
     if args.json:
-        print(json.dumps(_finite({"file1": escape_name(args.a), "file2": escape_name(args.b),
+        print(json.dumps(finite({"file1": escape_name(args.a), "file2": escape_name(args.b),
                                   **result.to_dict(), **extra}), indent=2, allow_nan=False))
     else:
         print(f"{escape_name(args.a)} vs {escape_name(args.b)}: {_describe(a)}")

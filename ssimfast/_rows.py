@@ -22,7 +22,7 @@ import os
 import re
 import sys
 
-__all__ = ["FIELDS", "Rows", "RowsError", "OutputError", "escape_name", "unescape_name"]
+__all__ = ["FIELDS", "Rows", "RowsError", "OutputError", "escape_name", "finite", "unescape_name"]
 
 FIELDS = ("file", "ssim", "min_ssim", "error")
 _CSV_HEADER = ",".join(FIELDS) + "\n"
@@ -69,6 +69,17 @@ def unescape_name(text):
 def _number(value):
     """A score for the output: a float, or None when there is none or it is NaN."""
     return None if value is None or not math.isfinite(value) else float(value)
+
+
+def finite(value):
+    """`value` (a report's dict) with NaN and infinities as None: JSON has no NaN."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    return value
 
 
 def _json_row(row):

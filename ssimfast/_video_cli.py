@@ -15,7 +15,7 @@ import numpy as np
 
 from ssimfast._psnr import peak_signal_noise_ratio
 from ssimfast._report import report
-from ssimfast._rows import escape_name
+from ssimfast._rows import escape_name, finite
 from ssimfast._video import is_video_path, open_video
 from ssimfast._video_ssim import VideoScores, _iter_rows
 
@@ -158,16 +158,6 @@ def _number(value):
     return None if value is None or not math.isfinite(value) else float(value)
 
 
-def _finite(value):
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
-
-
 def _columns(row):
     """The output columns of a row: frame, the SSIM columns, the PSNR columns."""
     return [k for k in row if not k.startswith("mse_")]
@@ -241,7 +231,7 @@ def _show(args, rows, state, preset, options, bits, interrupted):
         out = scores.to_dict()
         out["frames"] = [{k: r[k] for k in _columns(r)} for r in out["frames"]]
         out["mean"] = {k: v for k, v in out["mean"].items() if not k.startswith("mse_")}
-        print(json.dumps(_finite(_jsonable(out)), indent=2, allow_nan=False))
+        print(json.dumps(finite(_jsonable(out)), indent=2, allow_nan=False))
         if args.heatmap:  # stdout stays JSON only
             _worst_frame(args, int(scores.frame[np.argmin(scores.all)]), preset, options, bits,
                          quiet=True)
