@@ -13,13 +13,20 @@ study scores. Then times, interleaved, medians of `repeat` runs:
   skimage.metrics.structural_similarity;
 * ssimfast: `ssimfast compare A B -o rows.csv`, run as a subprocess, so the
   time includes starting Python, importing, pairing the files, decoding and
-  writing the rows.
+  writing the rows;
+* decode only: the same files read with the command's own call
+  (`ssimfast._images.read_image`: the file's bytes, then imagecodecs' libpng)
+  on a thread pool of as many threads as the command uses, in this process.
+  Nothing is scored: loop time / decode-only time is the ceiling that any
+  command decoding with this library can reach on this machine, printed next
+  to the command's ratio.
 
 Decoding is included on both sides. The ratio is reference time / ssimfast
 time (target: at least 20x). The scores in the CSV are checked against the
 loop's (to 1e-9).
 """
 import argparse
+import concurrent.futures
 import csv
 import json
 import os
@@ -33,6 +40,9 @@ from PIL import Image
 from scipy import ndimage as ndi
 from skimage import color, data
 from skimage.metrics import structural_similarity as sk_ssim
+
+from ssimfast._images import read_image
+from ssimfast._threads import _usable_cpus
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -85,6 +95,14 @@ def python_loop(a_dir, b_dir):
     return scores
 
 
+def decode_only(paths, workers):
+    """Every file decoded as the command decodes it, on `workers` threads (the
+    command's pool size), nothing scored."""
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        for _ in pool.map(read_image, paths):
+            pass
+
+
 def run_cli(a_dir, b_dir, out):
     if out.exists():
         out.unlink()
@@ -101,32 +119,62 @@ def main(argv=None):
     parser.add_argument("--json", metavar="FILE", default=str(HERE / "results" / "cli.json"),
                         help="where to write the results (default: benchmarks/results/cli.json)")
     args = parser.parse_args(argv)
+    workers = _usable_cpus()  # the command's pool size without --workers
     with tempfile.TemporaryDirectory() as tmp:
         a_dir, b_dir = write_pairs(tmp, args.pairs)
+        paths = sorted(Path(tmp).rglob("*.png"))
         out = Path(tmp, "rows.csv")
         want = python_loop(a_dir, b_dir)
         got = run_cli(a_dir, b_dir, out)
         assert got.keys() == want.keys(), "the CLI scored other pairs than the loop"
         worst = max(abs(got[k] - want[k]) for k in want)
         assert worst < 1e-9, f"the CLI's scores differ from scikit-image's by {worst}"
-        t_loop, t_cli = interleaved([lambda: python_loop(a_dir, b_dir),
-                                     lambda: run_cli(a_dir, b_dir, out)], args.repeat)
-        png_bytes = sum(p.stat().st_size for p in Path(tmp).rglob("*.png"))
-    import imagecodecs
-    row = {"row": f"{args.pairs} pairs of {SIZE}x{SIZE} PNG: `ssimfast compare DIR_A DIR_B` x "
-                  "Python loop (Pillow + scikit-image)",
-           "reference_s": t_loop, "ssimfast_s": t_cli, "ratio": t_loop / t_cli, "target": 20,
-           "max_abs_diff": worst, "png_megabytes": png_bytes / 1e6,
-           "png_decoder": f"imagecodecs {imagecodecs.__version__} (libpng)"}
+        t_loop, t_cli, t_decode = interleaved([lambda: python_loop(a_dir, b_dir),
+                                               lambda: run_cli(a_dir, b_dir, out),
+                                               lambda: decode_only(paths, workers)], args.repeat)
+        png_bytes = sum(p.stat().st_size for p in paths)
+    rows = _rows(args.pairs, t_loop, t_cli, t_decode, workers, worst, png_bytes)
     info = header_info(False, args.repeat)
-    print(f"{info['date']}  {info['cpu']}, ssimfast {info['ssimfast']} ({info['kernels']} "
-          f"kernels), PNG decoder: {row['png_decoder']}")
-    print(f"{row['row']}\n  loop {t_loop:.2f} s, ssimfast {t_cli:.2f} s: {row['ratio']:.1f}x "
-          f"(target {row['target']}x; medians of {args.repeat}; scores agree to {worst:.1e})")
+    _print(info, rows, args.repeat, worst)
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     with open(args.json, "w") as f:
-        json.dump({"info": info, "rows": [row]}, f, indent=2)
+        json.dump({"info": info, "rows": rows}, f, indent=2)
 
+
+def _rows(pairs, t_loop, t_cli, t_decode, workers, worst, png_bytes):
+    import imagecodecs
+
+    what = f"{pairs} pairs of {SIZE}x{SIZE} PNG"
+    ceiling = t_loop / t_decode
+    decoder = f"imagecodecs {imagecodecs.__version__} (libpng)"
+    return [
+        {"row": f"{what}: `ssimfast compare DIR_A DIR_B` x Python loop (Pillow + scikit-image)",
+         "reference_s": t_loop, "ssimfast_s": t_cli, "ratio": t_loop / t_cli, "target": 20,
+         "ceiling_ratio": ceiling, "max_abs_diff": worst, "png_megabytes": png_bytes / 1e6,
+         "png_decoder": decoder},
+        {"row": f"{what}: decode only (the command's read_image, {workers} threads, nothing "
+                "scored) x the same loop: the ceiling of a command using this decoder",
+         "reference_s": t_loop, "ssimfast_s": t_decode, "ratio": ceiling, "target": None,
+         "threads": workers, "png_decoder": decoder},
+    ]
+
+
+def _print(info, rows, repeat, worst):
+    command, decode = rows
+    load = info["load_average"]
+    print(f"{info['date']}  {info['cpu']}, ssimfast {info['ssimfast']} ({info['kernels']} "
+          f"kernels), PNG decoder: {command['png_decoder']}, load average "
+          + (f"{load[0]:.2f}" if load else "unknown"))
+    print("| row | loop s | ssimfast s | ratio | target |")
+    print("|---|--:|--:|--:|--:|")
+    for row in rows:
+        target = "-" if row["target"] is None else f"{row['target']}"
+        print(f"| {row['row']} | {row['reference_s']:.2f} | {row['ssimfast_s']:.2f} | "
+              f"{row['ratio']:.1f} | {target} |")
+    print(f"the command: {command['ratio']:.1f}x the loop; decoding alone: {decode['ratio']:.1f}x "
+          f"(the ceiling), so the command is at {100 * command['ratio'] / decode['ratio']:.0f}% "
+          f"of it; medians of {repeat}, interleaved; scores agree with scikit-image to "
+          f"{worst:.1e}")
 
 if __name__ == "__main__":
     main()
