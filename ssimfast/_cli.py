@@ -28,11 +28,15 @@ import warnings
 import numpy as np
 
 from ssimfast import __version__
-from ssimfast._images import MAX_PAGES, MAX_PIXELS, ImageReadError, Limits, is_image_file, read_image
-from ssimfast._rows import OutputError, Rows, RowsError, escape_name, finite
-from ssimfast._structural_similarity import structural_similarity
+from ssimfast._cli_options import add_limit_arguments, add_metric_arguments, add_ssim_arguments, \
+    non_negative_int, ssim_keywords
+from ssimfast._depth import convert_depth
+from ssimfast._images import ImageReadError, Limits, Loaded, is_image_file, read_image, to_gray
+from ssimfast._psnr import peak_signal_noise_ratio
+from ssimfast._rows import FIELDS, PSNR_FIELDS, OutputError, Rows, RowsError, escape_name, finite
+from ssimfast._structural_similarity import settings, structural_similarity
 from ssimfast._threads import _usable_cpus
-from ssimfast._video_cli import VideoInputError, add_video_arguments, check_image_usage, image_psnr, \
+from ssimfast._video_cli import VideoInputError, add_video_arguments, check_image_usage, \
     is_video_pair, run_videos
 
 __all__ = ["main"]
@@ -141,12 +145,13 @@ def _parser():
     files.add_argument("--json", action="store_true", help="print the report as JSON")
     files.add_argument("--heatmap", metavar="PNG",
                        help="write the inputs, the SSIM map and its worst regions to PNG")
-    files.add_argument("--regions", type=_non_negative_int, metavar="K",
+    files.add_argument("--regions", type=non_negative_int, metavar="K",
                        help="worst regions to report (default 3)")
     _add_directory_options(compare)
     add_video_arguments(compare)
-    _add_ssim_options(compare)
-    _add_limits(compare)
+    add_metric_arguments(compare)
+    add_ssim_arguments(compare)
+    add_limit_arguments(compare)
     compare.set_defaults(run=_run_compare)
     return parser
 
@@ -164,114 +169,20 @@ def _add_directory_options(compare):
     dirs.add_argument("--overwrite", action="store_true", help="replace an existing --output")
     dirs.add_argument("--local", action="store_true",
                       help="add each pair's lowest local SSIM (min_ssim; computes the map)")
-    dirs.add_argument("--worst", type=_non_negative_int, metavar="N",
+    dirs.add_argument("--worst", type=non_negative_int, metavar="N",
                       help="worst pairs to list in the summary (default 5)")
     dirs.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                       help="show a progress bar on stderr (default: when stderr is a terminal)")
 
 
-def _add_ssim_options(compare):
-    ssim = compare.add_argument_group("SSIM options (as structural_similarity)")
-    ssim.add_argument("--win-size", type=_odd_int, metavar="N",
-                      help="odd side of the window (default 7; 11 with --gaussian)")
-    ssim.add_argument("--gaussian", action="store_true",
-                      help="Gaussian window (gaussian_weights=True)")
-    ssim.add_argument("--sigma", type=_positive_float, default=1.5,
-                      help="Gaussian sigma (default 1.5)")
-    ranges = ssim.add_mutually_exclusive_group()
-    ranges.add_argument("--data-range", type=_positive_float, metavar="R",
-                        help="value range (default: from the dtype, e.g. 255 for 8-bit, 65535 "
-                             "for 16-bit; required for floating point images)")
-    ranges.add_argument("--bits", type=_positive_int, metavar="N",
-                        help="the data's bit depth, e.g. 12 for 12-bit data in 16-bit files: "
-                             "data range 2**N - 1 (bits= of the API)")
-    ssim.add_argument("--population-covariance", action="store_true",
-                      help="use_sample_covariance=False (as Wang et al. and most peers)")
-    ssim.add_argument("--k1", type=_positive_float, default=0.01, help="K1 (default 0.01)")
-    ssim.add_argument("--k2", type=_positive_float, default=0.03, help="K2 (default 0.03)")
-    ssim.add_argument("--gray", action="store_true",
-                      help="turn colour images into luma (ITU-R 601) before comparing")
-    ssim.add_argument("--workers", type=_workers, metavar="N",
-                      help="threads (default: all cores)")
-
-
-def _add_limits(compare):
-    limits = compare.add_argument_group(
-        "limits (checked from each file's header, before decoding it)")
-    limits.add_argument("--max-pixels", type=_non_negative_int, metavar="N", default=MAX_PIXELS,
-                        help=f"refuse images of more pixels (all pages of a volume; default "
-                             f"{MAX_PIXELS:,}, as Pillow; 0: no limit)")
-    limits.add_argument("--max-pages", type=_non_negative_int, metavar="N", default=MAX_PAGES,
-                        help=f"refuse TIFF files of more pages (default {MAX_PAGES}; 0: no limit)")
-
-
-def _odd_int(text):
-    value = _int(text)
-    if value < 1 or value % 2 == 0:
-        raise argparse.ArgumentTypeError(f"must be an odd integer of at least 1, got {text}")
-    return value
-
-
-def _non_negative_int(text):
-    value = _int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
-    return value
-
-
-def _positive_int(text):
-    value = _int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {text}")
-    return value
-
-
-def _workers(text):
-    value = _int(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("must be a positive number of threads or -1 for all")
-    return value
-
-
-def _int(text):
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-
-
-def _positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text}")
-    return value
-
-
 def _options(args):
-    """structural_similarity keywords from the command line."""
-    options = dict(gaussian_weights=args.gaussian, use_sample_covariance=not args.population_covariance,
-                   K1=args.k1, K2=args.k2)
-    if args.gaussian:
-        options["sigma"] = args.sigma
-    if args.win_size is not None:
-        options["win_size"] = args.win_size
-    if args.data_range is not None:
-        options["data_range"] = args.data_range
+    """structural_similarity keywords from the command line: those given."""
+    options = ssim_keywords(args)
     if args.bits is not None:
         options["bits"] = args.bits
     if args.preset is not None:
         options["preset"] = args.preset
-        if args.preset == "ffmpeg":  # FFmpeg's fixed definition: none of the above
-            options = {k: v for k, v in options.items() if k in ("bits", "data_range", "preset")
-                       or _DEFAULT_OPTIONS.get(k, v) != v}
     return options
-
-
-_DEFAULT_OPTIONS = {"gaussian_weights": False, "use_sample_covariance": True, "K1": 0.01,
-                    "K2": 0.03}
 
 
 def _range_note(args, a, b, pair=True):
@@ -279,8 +190,8 @@ def _range_note(args, a, b, pair=True):
     `pair`: name the bits this pair's values fit in (a directory run gives one
     note for all its pairs instead)."""
     dtype = a.array.dtype
-    if args.data_range is not None or args.bits is not None or dtype.kind not in "iu" or \
-            dtype == np.uint8:
+    if args.data_range is not None or args.bits is not None or args.depth or \
+            dtype.kind not in "iu" or dtype == np.uint8:
         return None
     info = np.iinfo(dtype)
     note = (f"the data range is taken from the {dtype} dtype: {info.max - info.min}")
@@ -341,17 +252,20 @@ def _run_compare(args):
                          f"{'directory' if b_dir else 'file'}")
     if not (a_dir or b_dir) and is_video_pair(args):
         return _run_video_pair(args)
-    if a_dir:
-        try:
-            check_image_usage(args, directories=True)
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
-        return _run_directories(args)
-    for name in ("output", "resume", "format", "local", "overwrite", "worst"):
-        if getattr(args, name) not in (None, False):
-            raise UsageError(f"--{name} is for comparing directories; {args.a} and {args.b} "
-                             "are files")
-    return _run_files(args)
+    if not a_dir:
+        for name in ("output", "resume", "format", "local", "overwrite", "worst"):
+            if getattr(args, name) not in (None, False):
+                raise UsageError(f"--{name} is for comparing directories; {args.a} and "
+                                 f"{args.b} are files")
+    try:
+        check_image_usage(args)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.depth and args.bits is not None:
+        raise UsageError(f"pass --depth or --bits, not both: after --depth {args.depth} the "
+                         f"images hold {args.depth}-bit values, whose range is "
+                         f"{(1 << args.depth) - 1}")
+    return _run_directories(args) if a_dir else _run_files(args)
 
 
 def _run_video_pair(args):
@@ -367,21 +281,44 @@ def _limits(args):
     return Limits(max_pixels=args.max_pixels, max_pages=args.max_pages)
 
 
-def _load_pair(path_a, path_b, gray, limits):
-    """Both images, checked to be comparable; InputError names both files."""
-    try:
-        a, b = read_image(path_a, gray, limits), read_image(path_b, gray, limits)
-    except ImageReadError as exc:
-        raise InputError(escape_name(str(exc))) from None
+def _load_pair(path_a, path_b, args):
+    """Both images, checked to be comparable, and what --depth converted (a
+    note for the report, or None); InputError names the files."""
+    a, b = (_load(path, args) for path in (path_a, path_b))
+    converted = []
+    if args.depth:
+        converted = [f"{escape_name(path)} from {im.array.dtype}" for path, im in
+                     ((path_a, a), (path_b, b)) if im.array.dtype.itemsize * 8 != args.depth]
+        a, b = (_to_depth(path, im, args.depth) for path, im in ((path_a, a), (path_b, b)))
+    if args.gray:  # after --depth: both files' luma rounded at the same depth
+        a, b = (Loaded(to_gray(im.array), False) if im.colour else im for im in (a, b))
     shown = f"{escape_name(path_a)} is {_describe(a)} but {escape_name(path_b)} is {_describe(b)}"
     if a.array.shape != b.array.shape or a.colour != b.colour:
         hint = " (use --gray to compare a colour image with a gray one)" if (
-            a.colour != b.colour and not gray) else ""
+            a.colour != b.colour and not args.gray) else ""
         raise InputError(f"{shown}: SSIM compares images of the same size{hint}")
     if a.array.dtype != b.array.dtype:
+        fix = ("pass --depth 8 to compare both as 8-bit images (or --depth 16)"
+               if a.array.dtype.kind == b.array.dtype.kind == "u" else
+               "convert one of them to the other's depth first")
         raise InputError(f"{shown}: their bit depths (or sample types) differ, so no one data "
-                         "range fits both; convert one of them to the other's depth first")
-    return a, b
+                         f"range fits both; {fix}")
+    note = f"--depth {args.depth} converted {' and '.join(converted)}" if converted else None
+    return a, b, note
+
+
+def _load(path, args):
+    try:
+        return read_image(path, False, _limits(args))
+    except ImageReadError as exc:
+        raise InputError(escape_name(str(exc))) from None
+
+
+def _to_depth(path, loaded, depth):
+    try:
+        return loaded._replace(array=convert_depth(loaded.array, depth))
+    except ValueError as exc:
+        raise InputError(f"{escape_name(path)}: {exc}") from None
 
 
 def _describe(loaded):
@@ -404,34 +341,44 @@ def _score_options(args, loaded, workers):
     return options
 
 
+def _psnr(im1, im2, options):
+    """PSNR with the SSIM's data range (--data-range, --bits, a preset's or the
+    dtype's: what settings() says the SSIM used); inf for identical images, as
+    scikit-image and FFmpeg give, without NumPy's divide-by-zero warning."""
+    data_range = settings(im1, im2, **options)["data_range"]
+    with np.errstate(divide="ignore"):
+        return float(peak_signal_noise_ratio(im1, im2, data_range=data_range,
+                                             workers=options.get("workers")))
+
+
 def _run_files(args):
     from ssimfast._report import report
 
-    try:
-        check_image_usage(args)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    a, b = _load_pair(args.a, args.b, args.gray, _limits(args))
+    a, b, converted = _load_pair(args.a, args.b, args)
     options = _score_options(args, a, args.workers)
     note = _range_note(args, a, b)
     if note:
         _err(f"warning: {note}")
+    extra = {"depth": args.depth} if args.depth else {}
     try:
         result = report(a.array, b.array, k=3 if args.regions is None else args.regions,
                         **options)
+        if args.psnr:
+            extra["psnr"] = _psnr(a.array, b.array, options)
     except (ValueError, TypeError) as exc:
         raise InputError(f"{args.a}, {args.b}: {exc}") from None
     except MemoryError as exc:
         raise InputError(f"{args.a}, {args.b}: out of memory while scoring ({exc})") from None
-    extra = image_psnr(args, a.array, b.array)
     if args.json:
         print(json.dumps(finite({"file1": escape_name(args.a), "file2": escape_name(args.b),
                                   **result.to_dict(), **extra}), indent=2, allow_nan=False))
     else:
-        print(f"{escape_name(args.a)} vs {escape_name(args.b)}: {_describe(a)}")
+        print(f"{escape_name(args.a)} vs {escape_name(args.b)}: {_describe(a)}"
+              + (f"; {converted}" if converted else ""))
         print(result)
-        if extra:
-            print(f"PSNR:               {extra['psnr']:.2f} dB")
+        if args.psnr:
+            print(f"PSNR:               {extra['psnr']:.2f} dB"
+                  + (" (identical images)" if extra["psnr"] == math.inf else ""))
     if args.heatmap:
         _save_heatmap(result, args.heatmap, a.array, b.array, args.json)
     return EXIT_OK
@@ -485,7 +432,8 @@ def _run_directories(args):
                          f"partner with the same relative path among the {len(in_b)} in {args.b}")
     mode = "resume" if args.resume else "overwrite" if args.overwrite else "new"
     try:
-        rows = Rows(args.output, fmt, mode, _recorded_options(args, fmt), args.retry_errors)
+        rows = Rows(args.output, fmt, mode, _recorded_options(args, fmt), args.retry_errors,
+                    PSNR_FIELDS if args.psnr else FIELDS)
     except RowsError as exc:
         raise UsageError(str(exc)) from None
     todo = [p for p in pairs if escape_name(p) not in rows.done]
@@ -524,7 +472,12 @@ def _recorded_options(args, fmt):
     return {"format": fmt, "local": args.local, "gray": args.gray, "win_size": args.win_size,
             "gaussian": args.gaussian, "sigma": args.sigma if args.gaussian else None,
             "data_range": args.data_range, "bits": args.bits,
-            "population_covariance": args.population_covariance, "k1": args.k1, "k2": args.k2}
+            "population_covariance": args.population_covariance, "k1": args.k1, "k2": args.k2,
+            # Recorded only when given, so that the outputs of earlier versions,
+            # whose records lack them, resume without them.
+            **({"psnr": True} if args.psnr else {}),
+            **({"depth": args.depth} if args.depth else {}),
+            **({"preset": args.preset} if args.preset is not None else {})}
 
 
 def _keep_freed_memory():
@@ -573,11 +526,10 @@ def _ordered(pool, fn, items, ahead, stop):
 
 def _score_pair(rel, args):
     """One row: the pair's scores, or the reason it could not be scored."""
-    row = {"file": escape_name(rel), "ssim": None, "min_ssim": None, "error": None,
-           "note": None}
+    row = {"file": escape_name(rel), "ssim": None, "min_ssim": None, "psnr": None,
+           "error": None, "note": None}
     try:
-        a, b = _load_pair(os.path.join(args.a, rel), os.path.join(args.b, rel), args.gray,
-                          _limits(args))
+        a, b, _ = _load_pair(os.path.join(args.a, rel), os.path.join(args.b, rel), args)
         row["note"] = _range_note(args, a, b, pair=False)
         options = _score_options(args, a, 1)  # parallel over pairs, one thread each
         if args.local:
@@ -587,6 +539,8 @@ def _score_pair(rel, args):
             row["ssim"], row["min_ssim"] = result.mean, result.min
         else:
             row["ssim"] = float(structural_similarity(a.array, b.array, **options))
+        if args.psnr:
+            row["psnr"] = _psnr(a.array, b.array, options)
     except (InputError, ValueError, TypeError) as exc:
         row["error"] = escape_name(str(exc))
     except MemoryError as exc:

@@ -1,9 +1,11 @@
 """The rows of a directory run (CSV or JSON Lines), written so that they always
 parse, and continued by --resume without harming a file.
 
+- The columns: `file,ssim,min_ssim,error`; with --psnr, `file,ssim,min_ssim,psnr,error`.
 - Text fields are always quoted in CSV (a `\\r`, a newline, a quote or a comma in
-  a file name cannot break a row or forge one); a score that is not a number
-  (NaN) is written as an empty field in CSV and `null` in JSON.
+  a file name cannot break a row or forge one); a score that is not a finite
+  number (NaN; the infinite PSNR of identical images) is written as an empty
+  field in CSV and `null` in JSON.
 - File names are text: a name's UTF-8 is written as is, a backslash as `\\\\` and
   each byte that is not UTF-8 as `\\xNN` (`unescape_name` gives the bytes back).
 - `--resume` reads the file under a lock (`OUTPUT.lock`: one run at a time
@@ -22,10 +24,11 @@ import os
 import re
 import sys
 
-__all__ = ["FIELDS", "Rows", "RowsError", "OutputError", "escape_name", "finite", "unescape_name"]
+__all__ = ["FIELDS", "PSNR_FIELDS", "Rows", "RowsError", "OutputError", "escape_name", "finite",
+           "unescape_name"]
 
 FIELDS = ("file", "ssim", "min_ssim", "error")
-_CSV_HEADER = ",".join(FIELDS) + "\n"
+PSNR_FIELDS = ("file", "ssim", "min_ssim", "psnr", "error")  # with --psnr
 OPTIONS_SUFFIX = ".options.json"
 LOCK_SUFFIX = ".lock"
 OUT_OF_MEMORY = "out of memory"  # in an error row: scored again by --resume
@@ -82,19 +85,26 @@ def finite(value):
     return value
 
 
-def _json_row(row):
-    return json.dumps({k: (_number(v) if k in ("ssim", "min_ssim") else v)
-                       for k, v in row.items()}, allow_nan=False)
+def _numbers(fields):
+    """The score columns: every field but the file name and the error."""
+    return [k for k in fields if k not in ("file", "error")]
+
+
+def _json_row(row, fields):
+    return json.dumps({k: (row[k] if k in ("file", "error") else _number(row[k]))
+                       for k in fields}, allow_nan=False)
 
 
 class Rows:
     """The output rows: CSV or JSON Lines on `path` (None: stdout), flushed row
     by row. `mode`: "new", "overwrite" or "resume". `options`: what the scores
     depend on, recorded beside the file and compared on resume. With
-    `retry_errors`, a resume drops the error rows and scores those pairs again."""
+    `retry_errors`, a resume drops the error rows and scores those pairs again.
+    `fields`: the columns (FIELDS, or PSNR_FIELDS with --psnr)."""
 
-    def __init__(self, path, fmt, mode, options, retry_errors=False):
-        self.fmt, self.path, self.options = fmt, path, options
+    def __init__(self, path, fmt, mode, options, retry_errors=False, fields=FIELDS):
+        self.fmt, self.path, self.options, self.fields = fmt, path, options, tuple(fields)
+        self.header = ",".join(self.fields) + "\n"
         self.scores, self.errors = {}, {}
         self.done = set()
         self.lock = None
@@ -161,7 +171,7 @@ class Rows:
         if self.fmt == "csv":
             self.csv = csv.writer(self.file, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n")
             if new:
-                self._put(_CSV_HEADER)
+                self._put(self.header)
 
     def _write_options(self, path):
         record = {"ssimfast_rows": 1, "format": self.fmt, "options": self.options}
@@ -198,7 +208,7 @@ class Rows:
                             f"({_differences(record.get('options'), self.options)}); resume "
                             "with the same options, or pass --overwrite to start again")
         try:
-            rows, end = (_csv_rows if self.fmt == "csv" else _jsonl_rows)(data)
+            rows, end = (_csv_rows if self.fmt == "csv" else _jsonl_rows)(data, self.fields)
         except ValueError as exc:
             raise RowsError(f"{not_ours}: {exc}") from None
         # Out of memory is the machine's state, not the pair's: always scored again.
@@ -239,10 +249,10 @@ class Rows:
     def _write(self, row):
         try:
             if self.fmt == "csv":
-                self.csv.writerow([row["file"], _number(row["ssim"]), _number(row["min_ssim"]),
+                self.csv.writerow([row["file"], *(_number(row[k]) for k in _numbers(self.fields)),
                                    row["error"]])
             else:
-                self.file.write(_json_row(row) + "\n")
+                self.file.write(_json_row(row, self.fields) + "\n")
         except OSError as exc:
             raise self._failed(exc) from None
 
@@ -289,14 +299,15 @@ def _differences(old, new):
     if not isinstance(old, dict):
         return "no options recorded"
     keys = sorted(set(old) | set(new))
-    return ", ".join(f"{k}: {old.get(k)!r} then, {new.get(k)!r} now"
+    shown = lambda d, k: repr(d[k]) if k in d else "not given"  # noqa: E731
+    return ", ".join(f"{k}: {shown(old, k)} then, {shown(new, k)} now"
                      for k in keys if old.get(k) != new.get(k))
 
 
-def _check_row(row):
+def _check_row(row, fields):
     if not isinstance(row.get("file"), str) or not isinstance(row.get("error"), (str, type(None))):
         raise ValueError(f"a row without a file name: {row!r}")
-    for key in ("ssim", "min_ssim"):
+    for key in _numbers(fields):
         value = row.get(key)
         if value in ("", None):
             row[key] = None
@@ -308,16 +319,17 @@ def _check_row(row):
     return row
 
 
-def _csv_rows(data):
-    """The complete rows of a ssimfast CSV file and the byte offset where they end
-    (a last row cut short, even inside a quoted field, lies beyond it).
-    ValueError if the file is not ssimfast's."""
-    if not data.startswith(_CSV_HEADER.encode()):
-        raise ValueError(f"its first line is not {_CSV_HEADER.strip()!r}")
+def _csv_rows(data, fields):
+    """The complete rows of a ssimfast CSV file of these columns and the byte
+    offset where they end (a last row cut short, even inside a quoted field,
+    lies beyond it). ValueError if the file is not ssimfast's."""
+    header = ",".join(fields) + "\n"
+    if not data.startswith(header.encode()):
+        raise ValueError(f"its first line is not {header.strip()!r}")
     text = data.decode("utf-8", "surrogateescape")
-    lines = text[len(_CSV_HEADER):].split("\n")
+    lines = text[len(header):].split("\n")
     lines = [line + "\n" for line in lines[:-1]]  # the last piece has no newline: cut
-    consumed = len(_CSV_HEADER)
+    consumed = len(header)
     complete = consumed
 
     def feed():
@@ -334,12 +346,12 @@ def _csv_rows(data):
         except StopIteration:
             break
         except csv.Error as exc:
-            if consumed == len(_CSV_HEADER) + sum(map(len, lines)):
+            if consumed == len(header) + sum(map(len, lines)):
                 break  # the end of the file inside a quoted field: a cut row
             raise ValueError(f"a malformed row ({exc})") from None
-        if len(record) != len(FIELDS):
+        if len(record) != len(fields):
             raise ValueError(f"a row of {len(record)} fields: {record!r}")
-        rows.append(_check_row(dict(zip(FIELDS, record))))
+        rows.append(_check_row(dict(zip(fields, record)), fields))
         complete = consumed
     end = len(text[:complete].encode("utf-8", "surrogateescape"))
     try:
@@ -349,7 +361,7 @@ def _csv_rows(data):
     return rows, end
 
 
-def _jsonl_rows(data):
+def _jsonl_rows(data, fields):
     """As _csv_rows for JSON Lines (a string holds no raw newline)."""
     end = data.rfind(b"\n") + 1
     try:
@@ -359,7 +371,7 @@ def _jsonl_rows(data):
     rows = []
     for line in text.split("\n")[:-1]:
         row = json.loads(line)
-        if not isinstance(row, dict) or set(row) != set(FIELDS):
-            raise ValueError(f"a line that is not a row of {list(FIELDS)}")
-        rows.append(_check_row(row))
+        if not isinstance(row, dict) or set(row) != set(fields):
+            raise ValueError(f"a line that is not a row of {list(fields)}")
+        rows.append(_check_row(row, fields))
     return rows, end

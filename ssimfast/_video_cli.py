@@ -5,7 +5,6 @@ Rows go to -o as CSV or JSON Lines (numbers only: a NaN or infinite value is an
 empty CSV field and `null` in JSON, as the directory rows), each written and
 flushed as its frame is scored, so that Ctrl-C leaves complete rows.
 """
-import argparse
 import fractions
 import json
 import math
@@ -13,7 +12,7 @@ import sys
 
 import numpy as np
 
-from ssimfast._psnr import peak_signal_noise_ratio
+from ssimfast._cli_options import frame_size, non_negative_int, positive_int, ssim_keywords
 from ssimfast._report import report
 from ssimfast._rows import escape_name, finite
 from ssimfast._video import is_video_path, open_video
@@ -29,79 +28,33 @@ class VideoInputError(Exception):
     """Bad input (exit code 1)."""
 
 
+# The options of two videos, each declared once: add_video_arguments makes the
+# parser's group of them, and check_image_usage refuses them for images.
+_VIDEO_OPTIONS = (
+    ("--size", dict(metavar="WxH", type=frame_size, help="raw YUV: the frame size (both files)")),
+    ("--pix-fmt", dict(metavar="NAME",
+                       help="raw YUV: FFmpeg's pixel format name (default yuv420p)")),
+    ("--frame-rate", dict(metavar="FPS",
+                          help="raw YUV: the frame rate (e.g. 25 or 30000/1001)")),
+    ("--frames", dict(type=positive_int, metavar="N", help="score the first N frames only")),
+    ("--shortest", dict(action="store_true",
+                        help="score as many frames as the shorter video has")),
+    ("--offset", dict(type=non_negative_int, metavar="K", default=0,
+                      help="skip the first K frames of DIST (frames a codec dropped or added)")),
+)
+
+
 def add_video_arguments(compare):
     """The video options of `compare`."""
     video = compare.add_argument_group("two videos (Y4M, raw YUV; .mp4/.mkv/... with PyAV)")
-    video.add_argument("--size", metavar="WxH", type=_size,
-                       help="raw YUV: the frame size (both files)")
-    video.add_argument("--pix-fmt", metavar="NAME",
-                       help="raw YUV: FFmpeg's pixel format name (default yuv420p)")
-    video.add_argument("--frame-rate", metavar="FPS", help="raw YUV: the frame rate (e.g. 25 or 30000/1001)")
-    video.add_argument("--frames", type=_positive, metavar="N", help="score the first N frames only")
-    video.add_argument("--shortest", action="store_true",
-                       help="score as many frames as the shorter video has")
-    video.add_argument("--offset", type=_non_negative, metavar="K", default=0,
-                       help="skip the first K frames of DIST (frames a codec dropped or added)")
-    compare.add_argument("--psnr", action="store_true",
-                         help="also PSNR (per plane and overall, as FFmpeg's psnr filter for videos)")
-    compare.add_argument("--preset", metavar="NAME",
-                         help="the SSIM definition: skimage (default), ffmpeg (FFmpeg's ssim "
-                              "filter), matlab, matlab_index, pytorch")
-
-
-def _size(text):
-    try:
-        w, h = (int(n) for n in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 1920x1080, got {text!r}") from None
-    if w < 1 or h < 1:
-        raise argparse.ArgumentTypeError(f"the size must be positive, got {text!r}")
-    return (w, h)
-
-
-def _positive(text):
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {n}")
-    return n
-
-
-def _non_negative(text):
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {n}")
-    return n
+    for flag, keywords in _VIDEO_OPTIONS:
+        video.add_argument(flag, **keywords)
 
 
 def is_video_pair(args):
     """Whether compare's two paths are videos (either, by its name or a Y4M
     header; or --size given, which only raw YUV takes)."""
     return args.size is not None or is_video_path(args.a) or is_video_path(args.b)
-
-
-def _ssim_options(args):
-    """structural_similarity keywords from the command line, only those given
-    (preset='ffmpeg' takes none)."""
-    options = {}
-    if args.gaussian:
-        options.update(gaussian_weights=True, sigma=args.sigma)
-    if args.win_size is not None:
-        options["win_size"] = args.win_size
-    if args.population_covariance:
-        options["use_sample_covariance"] = False
-    if args.k1 != 0.01:
-        options["K1"] = args.k1
-    if args.k2 != 0.03:
-        options["K2"] = args.k2
-    if args.data_range is not None:
-        options["data_range"] = args.data_range
-    return options
 
 
 def _check_usage(args):
@@ -114,6 +67,9 @@ def _check_usage(args):
         raise ValueError("pass --frames N or --shortest, not both")
     if args.gray:
         raise ValueError("--gray is for images; videos are scored per plane (y, u, v, all)")
+    if args.depth:
+        raise ValueError("--depth is for images; videos of different bit depths cannot be "
+                         "compared")
     if args.size is None and (args.pix_fmt or args.frame_rate):
         raise ValueError("--pix-fmt and --frame-rate are for raw YUV files, with --size WxH")
 
@@ -168,14 +124,11 @@ def run_videos(args, progress_bar, stop_flag):
     ValueError: a usage error; VideoInputError: bad input. `progress_bar(total,
     enabled)` and `stop_flag()` are the directory mode's (_cli._Progress, _StopFlag)."""
     _check_usage(args)
-    preset = args.preset
-    options = _ssim_options(args)
+    preset, bits = args.preset, args.bits
+    options = ssim_keywords(args)
     if preset == "ffmpeg" and options:
         raise ValueError("--preset ffmpeg is FFmpeg's fixed definition; drop "
                          + ", ".join(f"--{k.lower().replace('_', '-')}" for k in options))
-    if args.bits is not None:
-        options["bits"] = args.bits  # passed to the videos' bits, below
-    bits = options.pop("bits", None)
     fmt = args.format or ("jsonl" if args.output and args.output.endswith((".jsonl", ".json"))
                           else "csv")
     state, rows, writer = {}, [], None
@@ -325,25 +278,9 @@ def _worst_frame(args, index, preset, options, bits, quiet=False):
 
 # ---------------------------------------------------------------- images
 
-def check_image_usage(args, directories=False):
+def check_image_usage(args):
     """ValueError for the video options given with images."""
-    for name, value in (("frames", args.frames), ("shortest", args.shortest),
-                        ("offset", args.offset), ("pix-fmt", args.pix_fmt),
-                        ("frame-rate", args.frame_rate)):
-        if value:
-            raise ValueError(f"--{name} is for comparing videos; {escape_name(args.a)} and "
+    for flag, _ in _VIDEO_OPTIONS:
+        if getattr(args, flag[2:].replace("-", "_")):
+            raise ValueError(f"{flag} is for comparing videos; {escape_name(args.a)} and "
                              f"{escape_name(args.b)} are not videos")
-    if directories and args.psnr:
-        raise ValueError("--psnr is for two files or two videos; the directory rows have "
-                         "no psnr column yet")
-
-
-def image_psnr(args, im1, im2):
-    """{"psnr": dB} for two images with --psnr (else {}): the data range as
-    SSIM's (--data-range, --bits, or the dtype's as scikit-image infers it)."""
-    if not args.psnr:
-        return {}
-    data_range = args.data_range
-    if data_range is None and args.bits is not None:
-        data_range = (1 << args.bits) - 1
-    return {"psnr": float(peak_signal_noise_ratio(im1, im2, data_range=data_range))}
