@@ -44,12 +44,14 @@ def test_every_16_bit_level_as_imagemagick_and_libpng_round_it():
     np.testing.assert_array_equal(got, ((q + 128) - ((q + 128) >> 8)) >> 8)
     np.testing.assert_array_equal(got, (q * 255 + 32895) >> 16)
     # The exact rational rounding, in Python integers.
-    assert all(int(g) == (2 * 255 * int(x) + 65535) // (2 * 65535) for g, x in zip(got[::97], v[::97]))
+    assert all(int(g) == (2 * 255 * int(x) + 65535) // (2 * 65535)
+               for g, x in zip(got[::97], v[::97]))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.int16, np.int8, np.uint64, np.bool_])
 def test_types_without_a_depth_to_convert_are_refused(dtype):
-    with pytest.raises(ValueError, match=f"--depth converts unsigned integer images.*{np.dtype(dtype)}"):
+    match = f"--depth converts unsigned integer images.*{np.dtype(dtype)}"
+    with pytest.raises(ValueError, match=match):
         convert_depth(np.zeros((4, 4), dtype), 8)
 
 
