@@ -75,6 +75,16 @@ print(json.dumps({"seconds": t2 - t1, "cpu_seconds": c2 - c1, "startup": t1 - t0
 """
 
 
+def cpu_name():
+    """The CPU's model name (the host of a virtual machine can change between runs)."""
+    if os.path.exists("/proc/cpuinfo"):
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
 def ffmpeg_exe():
     try:
         import imageio_ffmpeg
@@ -159,6 +169,7 @@ def main(argv=None):
     exe = ffmpeg_exe()
     sys.path.insert(0, str(ROOT))
     import ssimfast
+    from ssimfast._extension import kernels
 
     directory = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="bench_video_"))
     directory.mkdir(parents=True, exist_ok=True)
@@ -167,6 +178,8 @@ def main(argv=None):
         "python": platform.python_version(), "ssimfast": ssimfast.__version__,
         "ffmpeg": subprocess.run([exe, "-version"], capture_output=True, text=True)
         .stdout.splitlines()[0],
+        "cpu": cpu_name(), "kernels": kernels.target(),
+        "build": "native (-march=native)" if kernels.native_build() else "portable",
         "cpu_count": os.cpu_count(), "threads": args.threads, "frames": frames,
         "repeat": repeat, "load_average_start": os.getloadavg(),
     }
@@ -289,7 +302,8 @@ def profile_main(args, exe, sizes, frames, repeat, directory, info):
 
 def format_profile(out):
     info = out["info"]
-    lines = [f"# bench_video --profile, {info['date']}", "",
+    lines = [f"# bench_video --profile, {info['date']}, {info['cpu']}, ssimfast "
+             f"{info['ssimfast']} ({info['kernels']} kernels, {info['build']} build)", "",
              f"ms of CPU time per frame, fastest of {info['repeat']} interleaved rounds, one "
              f"thread unless said; load average {' '.join(f'{x:.1f}' for x in info['load_average_start'])} at "
              f"the start, {' '.join(f'{x:.1f}' for x in info['load_average_end'])} at the end "
@@ -335,7 +349,8 @@ def targets(results):
 def format_table(report):
     info = report["info"]
     lines = [f"# bench_video, {info['date']}", "",
-             f"{info['ffmpeg']}; ssimfast {info['ssimfast']}; {info['threads']} threads each; "
+             f"{info['ffmpeg']}; ssimfast {info['ssimfast']} ({info.get('kernels')} kernels, "
+             f"{info.get('build')} build) on {info.get('cpu')}; {info['threads']} threads each; "
              f"{info['frames']} frames 4:2:0 8-bit Y4M; median of {info['repeat']} runs; "
              f"load average {' '.join(f'{x:.1f}' for x in info['load_average_start'])} at the start, "
              f"{' '.join(f'{x:.1f}' for x in info['load_average_end'])} at the end "
