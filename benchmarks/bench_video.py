@@ -81,6 +81,15 @@ print(json.dumps({"seconds": t2 - t1, "cpu_seconds": c2 - c1, "startup": t1 - t0
 """
 
 
+# (label, tool, what: filter or definition, psnr)
+CASES = [("ffmpeg ssim filter", "ffmpeg", "ssim", None),
+         ("ffmpeg psnr filter", "ffmpeg", "psnr", None),
+         ("ssimfast preset=ffmpeg", "ssimfast", "ffmpeg", False),
+         ("ssimfast preset=ffmpeg, psnr", "ssimfast", "ffmpeg", True),
+         ("ssimfast default (skimage)", "ssimfast", "skimage", False),
+         ("ssimfast default, psnr", "ssimfast", "skimage", True)]
+
+
 def cpu_name():
     """The CPU's model name (the host of a virtual machine can change between runs)."""
     if os.path.exists("/proc/cpuinfo"):
@@ -191,18 +200,12 @@ def main(argv=None):
     }
     if args.profile:
         return profile_main(args, exe, sizes, frames, repeat, directory, info)
-    cases = [("ffmpeg ssim filter", "ffmpeg", "ssim", None),
-             ("ffmpeg psnr filter", "ffmpeg", "psnr", None),
-             ("ssimfast preset=ffmpeg", "ssimfast", "ffmpeg", False),
-             ("ssimfast preset=ffmpeg, psnr", "ssimfast", "ffmpeg", True),
-             ("ssimfast default (skimage)", "ssimfast", "skimage", False),
-             ("ssimfast default, psnr", "ssimfast", "skimage", True)]
     results = []
     try:
         for width, height in sizes:
             print(f"{width}x{height}: making {frames} frames ...", file=sys.stderr)
             ref, dist = make_files(exe, width, height, frames, directory)
-            for label, tool, what, psnr in cases:
+            for label, tool, what, psnr in CASES:
                 runs = []
                 for _ in range(repeat):
                     if tool == "ffmpeg":
