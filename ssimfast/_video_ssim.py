@@ -143,10 +143,11 @@ class _Scorer:
                     and "bits" not in self.options):
                 self.options["bits"] = bits
 
-    def __call__(self, index, ref_planes, dist_planes):
+    def __call__(self, index, ref_planes, dist_planes, workers=None):
         if len(ref_planes) != len(dist_planes):
             raise ValueError(f"frame {index}: {len(ref_planes)} planes in ref but "
                              f"{len(dist_planes)} in dist")
+        workers = self.workers if workers is None else workers
         shapes = []
         row = {"frame": index}
         for name, r, d in zip(_PLANE_NAMES, ref_planes, dist_planes):
@@ -163,14 +164,14 @@ class _Scorer:
                     raise ValueError("preset='ffmpeg' on uint16 planes needs their bit depth: "
                                      "pass bits= (9 to 16)")
                 if self.psnr:  # the SSE from the SSIM's block sums, in the same pass
-                    row[name], sse = ffmpeg_ssim_sse(r, d, bits=self.bits, workers=self.workers)
+                    row[name], sse = ffmpeg_ssim_sse(r, d, bits=self.bits, workers=workers)
                     row["mse_" + name] = sse / float(r.size)
                 else:
-                    row[name] = ffmpeg_ssim(r, d, bits=self.bits, workers=self.workers)
+                    row[name] = ffmpeg_ssim(r, d, bits=self.bits, workers=workers)
                 continue
             if self.psnr:  # first: it brings the planes into the cache for the SSIM
                 row["mse_" + name] = _plane_mse(r, d)
-            row[name] = float(structural_similarity(r, d, workers=self.workers, **self.options))
+            row[name] = float(structural_similarity(r, d, workers=workers, **self.options))
         weights = ffmpeg_weights(shapes)
         total = 0.0
         for w, name in zip(weights, _PLANE_NAMES):
@@ -332,8 +333,9 @@ def _score_stream(state, ref_src, dist_src, total, frames, shortest, offset, pre
                      max(1, n_threads // pool_size))
     state["bits"] = scorer.bits or (8 if ref0[0].dtype == np.uint8 else 16)
     # The first frame in the calling thread: bad options raise here, before any
-    # other frame is read, with warnings pointing at the caller.
-    row = scorer(*first)
+    # other frame is read, with warnings pointing at the caller. With all the
+    # threads: none other has work yet.
+    row = scorer(*first, workers=n_threads)
     del first, ref0, dist0
     if progress is not None:
         progress(1, total)
@@ -341,7 +343,7 @@ def _score_stream(state, ref_src, dist_src, total, frames, shortest, offset, pre
     if pool_size == 1:
         yield from _serial_rows(scorer, pairs, progress, total)
     else:
-        yield from _pooled_rows(scorer, pairs, pool_size, in_flight, progress, total)
+        yield from _pooled_rows(scorer, pairs, pool_size, in_flight, progress, total, n_threads)
 
 
 def _serial_rows(scorer, pairs, progress, total):
@@ -354,9 +356,12 @@ def _serial_rows(scorer, pairs, progress, total):
         yield row
 
 
-def _pooled_rows(scorer, pairs, pool_size, in_flight, progress, total):
+def _pooled_rows(scorer, pairs, pool_size, in_flight, progress, total, n_threads):
     """The rows after the first, in order, up to `in_flight` frames scored at once
-    on `pool_size` threads (reading the next frames overlaps scoring)."""
+    on `pool_size` threads (reading the next frames overlaps scoring). The last
+    pool_size - 1 frames (when the count is known) may use all n_threads: the
+    threads that run out of frames help them (the kernels' helpers join as
+    cores come free)."""
     pending = collections.deque()
     done = 1
     with concurrent.futures.ThreadPoolExecutor(max_workers=pool_size) as pool:
@@ -368,7 +373,9 @@ def _pooled_rows(scorer, pairs, pool_size, in_flight, progress, total):
                     if pair is None:
                         exhausted = True
                         break
-                    pending.append(pool.submit(scorer, *pair))
+                    tail = total is not None and pair[0] >= total - (pool_size - 1)
+                    pending.append(pool.submit(scorer, *pair,
+                                               workers=n_threads if tail else None))
                     del pair
                 if not pending:
                     break

@@ -11,6 +11,7 @@ import pytest
 import ssimfast
 from ssimfast._ffmpeg import ffmpeg_ssim
 from ssimfast._video import PIXEL_FORMATS, open_video, plane_shapes
+from ssimfast import _video_ssim as vs
 from ssimfast._video_ssim import iter_video_ssim, video_ssim
 from test_ffmpeg_ssim import ffmpeg_exe, make_frames, write_y4m
 
@@ -281,6 +282,31 @@ def test_iterables_progress_and_workers(tmp_path):
                                                    yd[0].astype(np.uint16), bits=10)
     with pytest.raises(ValueError, match="frame 0: plane y is"):
         video_ssim([ref[0][0]], [ref[0][0][:, :-1]])
+
+
+@pytest.mark.parametrize("preset", [None, "ffmpeg"])
+def test_first_and_last_frames_use_every_thread(monkeypatch, preset):
+    """With frames scored in parallel, one thread each, the first frame (scored
+    alone) and the last pool_size - 1 (the other threads have run out of
+    frames) get all the threads; the scores do not change."""
+    ref, dist = make_frames(40, 32, "yuv420p", 5, seed=4)
+    name = "ffmpeg_ssim" if preset else "structural_similarity"
+    seen = []
+    real = getattr(vs, name)
+
+    def spy(a, b, *, workers, **options):
+        seen.append((a.shape, workers))
+        return real(a, b, workers=workers, **options)
+
+    one = video_ssim(ref, dist, workers=1, preset=preset)
+    monkeypatch.setattr(vs, name, spy)
+    two = video_ssim(ref, dist, workers=2, preset=preset)
+    assert np.array_equal(one.all, two.all) and np.array_equal(one.y, two.y)
+    # 5 frames x 3 planes: frames 0 and 4 on 2 threads, frames 1 to 3 on one each.
+    assert sorted(w for _, w in seen) == [1] * 9 + [2] * 6
+    seen.clear()
+    video_ssim(iter(ref), iter(dist), workers=2, preset=preset)  # count unknown: no tail
+    assert sorted(w for _, w in seen) == [1] * 12 + [2] * 3
 
 
 def test_closing_the_iterator_early(clip):
