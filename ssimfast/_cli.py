@@ -32,8 +32,10 @@ from ssimfast._cli_options import add_limit_arguments, add_metric_arguments, add
     non_negative_int, ssim_keywords
 from ssimfast._depth import convert_depth
 from ssimfast._images import ImageReadError, Limits, Loaded, is_image_file, read_image, to_gray
+from ssimfast._outputs import OutputRefused, check_output, replacing
 from ssimfast._psnr import peak_signal_noise_ratio
-from ssimfast._rows import FIELDS, PSNR_FIELDS, OutputError, Rows, RowsError, escape_name, finite
+from ssimfast._rows import FIELDS, PSNR_FIELDS, OutputError, OutputLock, Rows, RowsError, \
+    escape_name, finite, row_format
 from ssimfast._structural_similarity import settings, structural_similarity
 from ssimfast._threads import _usable_cpus
 from ssimfast._video_cli import VideoInputError, add_video_arguments, check_image_usage, \
@@ -123,7 +125,7 @@ def _parser():
         epilog="exit codes: 0 success, 1 bad input, 2 usage error, 3 output not written, "
                "70 internal error, 130 interrupted")
     parser.add_argument("--version", action="version", version=f"ssimfast {__version__}")
-    parser.set_defaults(run=_run_sample, heatmap=SAMPLE_HEATMAP, json=False)
+    parser.set_defaults(run=_run_sample, heatmap=SAMPLE_HEATMAP, json=False, overwrite=False)
     commands = parser.add_subparsers(title="commands", metavar="{compare,sample}")
 
     sample = commands.add_parser(
@@ -131,6 +133,8 @@ def _parser():
     sample.add_argument("--heatmap", metavar="PNG", default=SAMPLE_HEATMAP,
                         help=f"where to write the heatmap (default: {SAMPLE_HEATMAP})")
     sample.add_argument("--json", action="store_true", help="print the report as JSON")
+    sample.add_argument("--overwrite", action="store_true",
+                        help="replace an existing --heatmap file (other than the default)")
     sample.set_defaults(run=_run_sample)
 
     compare = commands.add_parser(
@@ -166,7 +170,8 @@ def _add_directory_options(compare):
                       help="append to --output, skipping the pairs it already holds")
     dirs.add_argument("--retry-errors", action="store_true",
                       help="with --resume: score the pairs of the error rows again")
-    dirs.add_argument("--overwrite", action="store_true", help="replace an existing --output")
+    dirs.add_argument("--overwrite", action="store_true",
+                      help="replace an existing --output or --heatmap (never an input)")
     dirs.add_argument("--local", action="store_true",
                       help="add each pair's lowest local SSIM (min_ssim; computes the map)")
     dirs.add_argument("--worst", type=non_negative_int, metavar="N",
@@ -211,6 +216,8 @@ def _run_sample(args):
     from ssimfast._report import report
     from ssimfast._sample import sample_pair
 
+    if args.heatmap != SAMPLE_HEATMAP:  # the default: the sample's own picture, replaced
+        _check_heatmap(args.heatmap, (), args.overwrite)
     reference, distorted = sample_pair()
     result = report(reference, distorted, k=2, box=48)
     if args.json:
@@ -224,15 +231,18 @@ def _run_sample(args):
     return EXIT_OK
 
 
+def _check_heatmap(path, inputs, overwrite):
+    """Before any work: a heatmap path that may be written (UsageError if not)."""
+    try:
+        check_output("--heatmap", path, inputs, overwrite, label="the heatmap to")
+    except OutputRefused as exc:
+        raise UsageError(str(exc)) from None
+
+
 def _save_heatmap(result, path, im1, im2, quiet):
     try:
-        with open(path, "wb"):  # a path that cannot be opened: a usage error
-            pass
-    except OSError as exc:
-        raise UsageError(f"cannot write the heatmap to {escape_name(path)}: "
-                         f"{exc.strerror or exc}") from None
-    try:
-        result.save_heatmap(path, im1, im2)
+        with replacing(path) as tmp:
+            result.save_heatmap(tmp, im1, im2)
     except OSError as exc:  # a full disk, an I/O error
         raise OutputError(f"cannot write the heatmap to {escape_name(path)}: "
                           f"{exc.strerror or exc}") from None
@@ -253,7 +263,7 @@ def _run_compare(args):
     if not (a_dir or b_dir) and is_video_pair(args):
         return _run_video_pair(args)
     if not a_dir:
-        for name in ("output", "resume", "format", "local", "overwrite", "worst"):
+        for name in ("output", "resume", "format", "local", "worst"):
             if getattr(args, name) not in (None, False):
                 raise UsageError(f"--{name} is for comparing directories; {args.a} and "
                                  f"{args.b} are files")
@@ -354,6 +364,8 @@ def _psnr(im1, im2, options):
 def _run_files(args):
     from ssimfast._report import report
 
+    if args.heatmap:
+        _check_heatmap(args.heatmap, (args.a, args.b), args.overwrite)
     a, b, converted = _load_pair(args.a, args.b, args)
     options = _score_options(args, a, args.workers)
     note = _range_note(args, a, b)
@@ -404,8 +416,7 @@ def _image_files(root, unreadable):
 
 
 def _run_directories(args):
-    fmt = args.format or ("jsonl" if (args.output or "").lower().endswith((".jsonl", ".ndjson"))
-                          else "csv")
+    fmt = row_format(args.format, args.output)
     for name in ("json", "heatmap", "regions"):
         if getattr(args, name) not in (None, False):
             raise UsageError(f"--{name} is for comparing two files; {args.a} and {args.b} are "
@@ -417,25 +428,18 @@ def _run_directories(args):
                          "--output again")
     if args.resume and args.overwrite:
         raise UsageError("pass --resume or --overwrite, not both")
-    if args.output and os.path.exists(args.output) and not (args.resume or args.overwrite):
-        raise UsageError(f"{args.output} exists: pass --resume to continue it or --overwrite "
-                         "to replace it")
-    unreadable = []
-    in_a, in_b = _image_files(args.a, unreadable), _image_files(args.b, unreadable)
-    for folder, reason in unreadable:
-        _err(f"cannot read the folder {escape_name(folder)}: {reason} (its files are not "
-             "compared)")
-    pairs = sorted(in_a & in_b)
-    only_a, only_b = sorted(in_a - in_b), sorted(in_b - in_a)
-    if not pairs:
-        raise InputError(f"no pairs: none of the {len(in_a)} image files in {args.a} has a "
-                         f"partner with the same relative path among the {len(in_b)} in {args.b}")
-    mode = "resume" if args.resume else "overwrite" if args.overwrite else "new"
+    lock = _lock_output(args)
     try:
+        pairs, only_a, only_b, unreadable = _pairs(args)
+        mode = "resume" if args.resume else "overwrite" if args.overwrite else "new"
         rows = Rows(args.output, fmt, mode, _recorded_options(args, fmt), args.retry_errors,
-                    PSNR_FIELDS if args.psnr else FIELDS)
-    except RowsError as exc:
-        raise UsageError(str(exc)) from None
+                    PSNR_FIELDS if args.psnr else FIELDS, lock=lock)
+    except BaseException as exc:
+        if lock is not None:
+            lock.release()
+        if isinstance(exc, RowsError):
+            raise UsageError(str(exc)) from None
+        raise
     todo = [p for p in pairs if escape_name(p) not in rows.done]
     _keep_freed_memory()
     workers = min(len(todo) or 1, _pool_size(args.workers))
@@ -464,6 +468,44 @@ def _run_directories(args):
     if stop.stopped:
         return EXIT_INTERRUPTED
     return EXIT_INPUT if rows.errors or unreadable else EXIT_OK
+
+
+def _lock_output(args):
+    """The output's lock (None without --output, or for a device), taken before
+    the output is checked, so that two runs cannot both find it absent."""
+    if not args.output:
+        return None
+    try:
+        check_output("--output", args.output, (args.a, args.b), args.overwrite, appending=True,
+                     label="")
+    except OutputRefused as exc:
+        raise UsageError(str(exc)) from None
+    if os.path.lexists(args.output) and not os.path.isfile(args.output):
+        return None  # /dev/null, a FIFO: nothing to lock
+    try:
+        lock = OutputLock(args.output)
+    except RowsError as exc:
+        raise UsageError(str(exc)) from None
+    if os.path.exists(args.output) and not (args.resume or args.overwrite):
+        lock.release()
+        raise UsageError(f"{escape_name(args.output)} exists: pass --resume to continue it or "
+                         "--overwrite to replace it")
+    return lock
+
+
+def _pairs(args):
+    """The relative paths of the pairs, those in one folder only, and the
+    folders that cannot be read (reported here)."""
+    unreadable = []
+    in_a, in_b = _image_files(args.a, unreadable), _image_files(args.b, unreadable)
+    for folder, reason in unreadable:
+        _err(f"cannot read the folder {escape_name(folder)}: {reason} (its files are not "
+             "compared)")
+    pairs = sorted(in_a & in_b)
+    if not pairs:
+        raise InputError(f"no pairs: none of the {len(in_a)} image files in {args.a} has a "
+                         f"partner with the same relative path among the {len(in_b)} in {args.b}")
+    return pairs, sorted(in_a - in_b), sorted(in_b - in_a), unreadable
 
 
 def _recorded_options(args, fmt):

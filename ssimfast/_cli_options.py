@@ -3,11 +3,12 @@ the value types argparse checks, the SSIM and limit groups, --psnr and --preset,
 and the structural_similarity keywords the options give."""
 import argparse
 import math
+import re
 
 from ssimfast._depth import DEPTHS
 from ssimfast._images import MAX_PAGES, MAX_PIXELS
 
-__all__ = ["add_limit_arguments", "add_metric_arguments", "add_ssim_arguments", "frame_size",
+__all__ = ["api_to_options", "add_limit_arguments", "add_metric_arguments", "add_ssim_arguments", "frame_size",
            "non_negative_int", "positive_int", "ssim_keywords"]
 
 
@@ -76,6 +77,34 @@ def ssim_keywords(args):
     if args.data_range is not None:
         options["data_range"] = args.data_range
     return options
+
+
+# The API's words in its messages, and the command's options that say the same.
+_API_WORDS = (
+    (r"pass frames=N or shortest=True", "pass --frames N or --shortest"),
+    (r"offset=K", "--offset K"),
+    (r"\bframes=(\d+)", r"--frames \1"),
+    (r"pass size=\(width, height\) and pix_fmt", "pass --size WxH and --pix-fmt"),
+    (r"specify the data_range parameter \(for example 255 for 8-bit values\), or bits=",
+     "pass --data-range R (for example 255 for 8-bit values), or --bits N"),
+    (r" If your images are multichannel \(with color channels\), set channel_axis to the axis "
+     r"number corresponding to the channels\.", ""),
+    (r"pass win_size explicitly", "pass --win-size"),
+    (r"a larger win_size or use_sample_covariance=False",
+     "a larger --win-size or --population-covariance"),
+    (r"use_sample_covariance=True", "the sample covariance (the default)"),
+    (r"data_range=([^ ]+) is too large: \(K \* data_range\)\*\*2 overflows double precision; "
+     r"SSIM needs data_range \(and the squared pixel values\) below about 1e150",
+     r"--k1/--k2 times the data range (\1) is too large: its square overflows double "
+     r"precision; SSIM needs K * R (and the squared pixel values) below about 1e150"),
+)
+
+
+def api_to_options(message):
+    """A message of the API, with the keywords it names as the command's options."""
+    for pattern, replacement in _API_WORDS:
+        message = re.sub(pattern, replacement, message)
+    return message
 
 
 # ---------------------------------------------------------------- value types

@@ -24,8 +24,8 @@ import os
 import re
 import sys
 
-__all__ = ["FIELDS", "PSNR_FIELDS", "Rows", "RowsError", "OutputError", "escape_name", "finite",
-           "unescape_name"]
+__all__ = ["FIELDS", "PSNR_FIELDS", "Rows", "RowsError", "OutputError", "OutputLock",
+           "escape_name", "finite", "row_format", "unescape_name"]
 
 FIELDS = ("file", "ssim", "min_ssim", "error")
 PSNR_FIELDS = ("file", "ssim", "min_ssim", "psnr", "error")  # with --psnr
@@ -69,6 +69,12 @@ def unescape_name(text):
                   text.encode("utf-8"))
 
 
+def row_format(fmt, output):
+    """--format, else from the output's suffix (any case): JSON Lines for
+    .jsonl and .ndjson, CSV otherwise (also on stdout)."""
+    return fmt or ("jsonl" if (output or "").lower().endswith((".jsonl", ".ndjson")) else "csv")
+
+
 def _number(value):
     """A score for the output: a float, or None when there is none or it is NaN."""
     return None if value is None or not math.isfinite(value) else float(value)
@@ -102,12 +108,12 @@ class Rows:
     `retry_errors`, a resume drops the error rows and scores those pairs again.
     `fields`: the columns (FIELDS, or PSNR_FIELDS with --psnr)."""
 
-    def __init__(self, path, fmt, mode, options, retry_errors=False, fields=FIELDS):
+    def __init__(self, path, fmt, mode, options, retry_errors=False, fields=FIELDS, lock=None):
         self.fmt, self.path, self.options, self.fields = fmt, path, options, tuple(fields)
         self.header = ",".join(self.fields) + "\n"
         self.scores, self.errors = {}, {}
         self.done = set()
-        self.lock = None
+        self.lock = lock  # an OutputLock the caller took (released by close), or None
         if path is None:
             self.file = sys.stdout
             self._start_csv(new=True)
@@ -120,8 +126,8 @@ class Rows:
         if not os.path.isdir(folder):
             raise RowsError(f"cannot write {path}: no such directory: {folder}")
         regular = not os.path.exists(path) or os.path.isfile(path)
-        if regular:
-            self._lock(path)
+        if regular and self.lock is None:
+            self.lock = OutputLock(path)
         try:
             if mode == "resume":
                 if not regular:
@@ -138,23 +144,6 @@ class Rows:
             raise
 
     # ------------------------------------------------------------ opening
-
-    def _lock(self, path):
-        try:
-            from filelock import FileLock, Timeout
-        except ImportError:
-            raise RowsError("writing --output needs filelock (one run at a time writes a "
-                            "file): pip install 'ssimfast[cli]'") from None
-
-        lock = FileLock(path + LOCK_SUFFIX, timeout=0)
-        try:
-            lock.acquire()
-        except Timeout:
-            raise RowsError(f"another ssimfast run is writing {path} (it holds "
-                            f"{path}{LOCK_SUFFIX}); wait for it to finish") from None
-        except OSError as exc:
-            raise RowsError(f"cannot lock {path}{LOCK_SUFFIX}: {exc.strerror or exc}") from None
-        self.lock = lock
 
     def _unlock(self):
         if self.lock is not None:
@@ -293,6 +282,55 @@ class Rows:
                     raise self._failed(exc) from None
         finally:
             self._unlock()
+
+
+class OutputLock:
+    """`PATH.lock`, held from before the output is checked until its last row:
+    one run at a time writes an output. RowsError if another run holds it.
+
+    The lock file is removed on release when this run created it, while the
+    lock is still held. That is safe because every run checks, once it holds
+    the lock, that the file it locked still has that name (a run that opened
+    the file just before another removed it takes a new one instead of
+    sharing); without filelock's descriptor to check, the file stays."""
+
+    def __init__(self, path):
+        try:
+            from filelock import FileLock, Timeout
+        except ImportError:
+            raise RowsError("writing --output needs filelock (one run at a time writes a "
+                            "file): pip install 'ssimfast[cli]'") from None
+        self.path = path + LOCK_SUFFIX
+        self.created = not os.path.lexists(self.path)
+        for _ in range(100):  # another run removed the file we locked: lock the new one
+            self.lock = FileLock(self.path, timeout=0)
+            try:
+                self.lock.acquire()
+            except Timeout:
+                raise RowsError(f"another ssimfast run is writing {path} (it holds "
+                                f"{self.path}); wait for it to finish") from None
+            except OSError as exc:
+                raise RowsError(f"cannot lock {self.path}: {exc.strerror or exc}") from None
+            if self._named() is not False:
+                return
+            self.lock.release()
+        raise RowsError(f"cannot lock {self.path}: it keeps being replaced")
+
+    def _named(self):
+        """Whether the locked file is still `self.path` (None: cannot tell)."""
+        fd = getattr(getattr(self.lock, "_context", None), "lock_file_fd", None)
+        if not isinstance(fd, int):
+            return None
+        try:
+            return os.path.samestat(os.fstat(fd), os.stat(self.path))
+        except OSError:
+            return False
+
+    def release(self):
+        if self.created and self._named():
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
+        self.lock.release()
 
 
 def _differences(old, new):

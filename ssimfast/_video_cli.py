@@ -5,23 +5,27 @@ Rows go to -o as CSV or JSON Lines (numbers only: a NaN or infinite value is an
 empty CSV field and `null` in JSON, as the directory rows), each written and
 flushed as its frame is scored, so that Ctrl-C leaves complete rows.
 """
+import contextlib
 import fractions
 import json
 import math
+import os
 import sys
 
 import numpy as np
 
-from ssimfast._cli_options import frame_size, non_negative_int, positive_int, ssim_keywords
+from ssimfast._cli_options import api_to_options, frame_size, non_negative_int, positive_int, \
+    ssim_keywords
 from ssimfast._report import report
-from ssimfast._rows import escape_name, finite
+from ssimfast._outputs import Replacement, check_output, replacing
+from ssimfast._rows import OutputError, OutputLock, RowsError, escape_name, finite, row_format
 from ssimfast._video import is_video_path, open_video
 from ssimfast._video_ssim import VideoScores, _iter_rows
 
 __all__ = ["add_video_arguments", "is_video_pair", "run_videos", "VideoInputError"]
 
 # Options of the directory mode that mean nothing for two videos.
-_DIRECTORY_ONLY = ("resume", "local", "overwrite", "retry_errors")
+_DIRECTORY_ONLY = ("resume", "local", "retry_errors")
 
 
 class VideoInputError(Exception):
@@ -87,17 +91,26 @@ def _frame_rate(text):
 
 
 class _RowWriter:
-    """CSV or JSON Lines rows on a file, one flushed line per frame."""
+    """CSV or JSON Lines rows on a file, one flushed line per frame. OutputError
+    when a row cannot be written (a full disk)."""
 
-    def __init__(self, path, fmt, columns):
-        self.fmt, self.columns = fmt, columns
-        self.file = open(path, "w", encoding="utf-8", newline="")
+    def __init__(self, path, shown, fmt, columns):
+        self.fmt, self.columns, self.shown = fmt, columns, shown
+        try:
+            self.file = open(path, "w", encoding="utf-8", newline="")
+        except OSError as exc:
+            raise OutputError(f"cannot write {shown}: {exc.strerror or exc}") from None
         if fmt == "csv":
             self._put(",".join(columns) + "\n")
 
     def _put(self, text):
-        self.file.write(text)
-        self.file.flush()
+        try:
+            self.file.write(text)
+            self.file.flush()
+        except OSError as exc:
+            with contextlib.suppress(Exception):  # drop the buffer: no second attempt at exit
+                self.file.buffer.raw.close()
+            raise OutputError(f"cannot write {self.shown}: {exc.strerror or exc}") from None
 
     def write(self, row):
         values = {k: (row[k] if k == "frame" else _number(row[k])) for k in self.columns}
@@ -107,7 +120,10 @@ class _RowWriter:
             self._put(json.dumps(values, allow_nan=False) + "\n")
 
     def close(self):
-        self.file.close()
+        try:
+            self.file.close()
+        except OSError as exc:
+            raise OutputError(f"cannot write {self.shown}: {exc.strerror or exc}") from None
 
 
 def _number(value):
@@ -121,35 +137,67 @@ def _columns(row):
 
 def run_videos(args, progress_bar, stop_flag):
     """Score two videos for `ssimfast compare`; returns the exit code.
-    ValueError: a usage error; VideoInputError: bad input. `progress_bar(total,
-    enabled)` and `stop_flag()` are the directory mode's (_cli._Progress, _StopFlag)."""
+    ValueError: a usage error; VideoInputError: bad input; OutputError: an
+    output not written. `progress_bar(total, enabled)` and `stop_flag()` are
+    the directory mode's (_cli._Progress, _StopFlag)."""
     _check_usage(args)
-    preset, bits = args.preset, args.bits
     options = ssim_keywords(args)
-    if preset == "ffmpeg" and options:
+    if args.preset == "ffmpeg" and options:
         raise ValueError("--preset ffmpeg is FFmpeg's fixed definition; drop "
                          + ", ".join(f"--{k.lower().replace('_', '-')}" for k in options))
-    fmt = args.format or ("jsonl" if args.output and args.output.endswith((".jsonl", ".json"))
-                          else "csv")
-    state, rows, writer = {}, [], None
+    lock = _check_outputs(args)
+    try:
+        rows, state, interrupted = _score(args, progress_bar, stop_flag, options)
+        return _show(args, rows, state, args.preset, options, args.bits, interrupted)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _check_outputs(args):
+    """Before any work: -o and --heatmap may be written (ValueError if not);
+    returns the lock of -o (one run at a time writes it), or None."""
+    inputs = (args.a, args.b)
+    if args.heatmap:
+        check_output("--heatmap", args.heatmap, inputs, args.overwrite, label="the heatmap to")
+    if not args.output:
+        return None
+    check_output("--output", args.output, inputs, args.overwrite, label="")
+    if os.path.lexists(args.output) and not os.path.isfile(args.output):
+        return None  # /dev/null, a FIFO: nothing to lock or replace
+    try:
+        lock = OutputLock(args.output)
+    except RowsError as exc:
+        raise ValueError(str(exc)) from None
+    try:  # again under the lock: another run may have written it since
+        check_output("--output", args.output, inputs, args.overwrite, label="")
+    except BaseException:
+        lock.release()
+        raise
+    return lock
+
+
+def _score(args, progress_bar, stop_flag, options):
+    """The rows (written to -o as they come), the readers' state and whether
+    Ctrl-C stopped the run."""
+    fmt = row_format(args.format, args.output)
+    out, writer, state, rows = _replacement(args.output), None, {}, []
     bar = progress_bar(None, args.progress)
     interrupted = False
     try:
         with stop_flag().installed() as stop:
-            total = [None]
-
             def progress(done, n):
-                total[0] = n
                 bar.total = n if n is not None else done + 1
                 bar.update(done)
 
-            rows_iter = _iter_rows(state, args.a, args.b, preset, args.psnr, args.frames,
-                                   args.shortest, args.offset, args.workers, progress, bits,
-                                   args.size, args.pix_fmt, _frame_rate(args.frame_rate), options)
+            rows_iter = _iter_rows(state, args.a, args.b, args.preset, args.psnr, args.frames,
+                                   args.shortest, args.offset, args.workers, progress, args.bits,
+                                   args.size, args.pix_fmt, _frame_rate(args.frame_rate), options,
+                                   on_open=lambda reader: _check_pixels(reader, args.max_pixels))
             try:
                 for row in rows_iter:
-                    if writer is None and args.output:
-                        writer = _open_writer(args.output, fmt, _columns(row))
+                    if writer is None and out is not None:
+                        writer = _RowWriter(out.tmp, escape_name(args.output), fmt, _columns(row))
                     if writer is not None:
                         writer.write(row)
                     rows.append(row)
@@ -158,17 +206,56 @@ def run_videos(args, progress_bar, stop_flag):
                         break
             finally:
                 rows_iter.close()
-    except ImportError as exc:  # PyAV for a compressed file
-        raise VideoInputError(str(exc)) from None
-    except FileNotFoundError as exc:
-        raise VideoInputError(str(exc)) from None
+    except (ImportError, FileNotFoundError) as exc:  # PyAV for a compressed file
+        raise VideoInputError(api_to_options(str(exc))) from None
     except (ValueError, TypeError) as exc:
-        raise VideoInputError(f"{escape_name(args.a)}, {escape_name(args.b)}: {exc}") from None
+        raise VideoInputError(f"{escape_name(args.a)}, {escape_name(args.b)}: "
+                              f"{api_to_options(str(exc))}") from None
     finally:
         bar.close()
+        _finish(out, writer, args.output)
+    return rows, state, interrupted
+
+
+def _replacement(path):
+    """Where the rows go until the run ends (None without -o)."""
+    if not path:
+        return None
+    try:
+        return Replacement(path)
+    except OSError as exc:
+        raise ValueError(f"cannot write {escape_name(path)}: {exc.strerror or exc}") from None
+
+
+def _finish(out, writer, path):
+    """Close the rows and put them in place: every row is a complete line (each
+    is written whole and flushed), so the rows of a run stopped by an error or
+    Ctrl-C are kept; a file that could not be written replaces nothing."""
+    if out is None:
+        return
+    try:
         if writer is not None:
             writer.close()
-    return _show(args, rows, state, preset, options, bits, interrupted)
+    except BaseException:
+        out.discard()
+        raise
+    if writer is None:
+        out.discard()
+        return
+    try:
+        out.commit()
+    except OSError as exc:
+        raise OutputError(f"cannot write {escape_name(path)}: {exc.strerror or exc}") from None
+
+
+def _check_pixels(reader, max_pixels):
+    """--max-pixels, per frame, from the header (as for images)."""
+    pixels = reader.width * reader.height
+    if max_pixels and pixels > max_pixels:
+        raise VideoInputError(
+            f"{escape_name(str(reader.path))}: a {reader.width}x{reader.height} frame is "
+            f"{pixels:,} pixels, above the limit of {max_pixels:,} pixels (a decompression "
+            "bomb?); pass --max-pixels N to raise it, or 0 for no limit")
 
 
 def _show(args, rows, state, preset, options, bits, interrupted):
@@ -191,18 +278,11 @@ def _show(args, rows, state, preset, options, bits, interrupted):
     else:
         _print_report(args, scores, preset, options, bits)
     if args.output:
-        print(f"rows: {args.output}", file=sys.stderr)
+        print(f"rows: {escape_name(args.output)}", file=sys.stderr)
     if interrupted:
         print(f"interrupted: {len(rows)} complete frame rows", file=sys.stderr)
         return 130
     return 0
-
-
-def _open_writer(path, fmt, columns):
-    try:
-        return _RowWriter(path, fmt, columns)
-    except OSError as exc:
-        raise ValueError(f"cannot write {escape_name(path)}: {exc.strerror or exc}") from None
 
 
 def _jsonable(value):
@@ -271,7 +351,12 @@ def _worst_frame(args, index, preset, options, bits, quiet=False):
         print(f"worst frame {index}, Y plane{note}:")
         print("\n".join("  " + line for line in str(result).splitlines()))
     if args.heatmap:
-        result.save_heatmap(args.heatmap, y1, y2)
+        try:
+            with replacing(args.heatmap) as tmp:
+                result.save_heatmap(tmp, y1, y2)
+        except OSError as exc:
+            raise OutputError(f"cannot write the heatmap to {escape_name(args.heatmap)}: "
+                              f"{exc.strerror or exc}") from None
         print(f"heatmap: {args.heatmap} (frame {index}'s Y planes and SSIM map)",
               file=sys.stderr if quiet else sys.stdout)
 

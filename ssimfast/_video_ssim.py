@@ -251,8 +251,10 @@ def iter_video_ssim(ref, dist, *, preset=None, psnr=False, frames=None, shortest
 
 
 def _iter_rows(state, ref, dist, preset, psnr, frames, shortest, offset, workers, progress,
-               bits, size, pix_fmt, frame_rate, ssim_options):
-    """The rows; `state` receives what was read ("video": the ref's format, "bits")."""
+               bits, size, pix_fmt, frame_rate, ssim_options, on_open=None):
+    """The rows; `state` receives what was read ("video": the ref's format, "bits").
+    `on_open(reader)`, if given, sees the ref's reader before any frame is read
+    (the command's --max-pixels)."""
     offset = _check_options(preset, psnr, frames, shortest, offset, progress, bits, ssim_options)
     open_options = {"size": size, "pix_fmt": pix_fmt, "frame_rate": frame_rate}
     if size is None:
@@ -265,6 +267,8 @@ def _iter_rows(state, ref, dist, preset, psnr, frames, shortest, offset, workers
         sources.append(dist_src)
         _check_pair(ref_src, dist_src)
         r = ref_src.reader
+        if r is not None and on_open is not None:
+            on_open(r)
         if r is not None:
             bits = r.bits if bits is None else bits
             state["video"] = {"width": r.width, "height": r.height, "pix_fmt": r.pix_fmt,

@@ -190,7 +190,9 @@ def test_ctrl_c_leaves_complete_rows(tmp_path):
     part = tmp_path / "rows.csv"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
-        if part.exists() and part.read_text().count("\n") > 5:
+        # The rows go to a temporary file beside rows.csv until the run ends.
+        written = list(tmp_path.glob(".rows.csv.*.tmp"))
+        if written and written[0].read_text().count("\n") > 5:
             proc.send_signal(signal.SIGINT)
             break
         time.sleep(0.002)

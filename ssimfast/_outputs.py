@@ -1,0 +1,126 @@
+"""Where `ssimfast compare` writes: each output path checked before any work,
+and files written through a temporary file in the same folder.
+
+- An output that is one of the inputs (the same file: through a symlink or a
+  hard link too) is always refused, even with --overwrite: the readers map the
+  inputs, and truncating a mapped file kills the process (SIGBUS) and loses it.
+- An existing regular file is refused without --overwrite. Devices and FIFOs
+  (/dev/null, /dev/stdout, a pipe) are written in place: there is no file to lose.
+- `replacing(path)` writes a temporary file beside `path` and renames it over
+  `path` at the end, so that a crash leaves the old file or the new one, never
+  half of one.
+"""
+import contextlib
+import os
+import stat
+import tempfile
+
+from ssimfast._images import is_image_file
+from ssimfast._rows import escape_name
+
+__all__ = ["OutputRefused", "Replacement", "check_output", "replacing"]
+
+
+class OutputRefused(ValueError):
+    """An output that must not be written (a usage error: exit code 2)."""
+
+
+def _stat(path):
+    with contextlib.suppress(OSError, ValueError):
+        return os.stat(path)
+    return None
+
+
+def _inside(path, folder):
+    """Whether `path` (resolved) lies in `folder` (resolved)."""
+    real, root = os.path.realpath(path), os.path.realpath(folder)
+    return os.path.commonpath([real, root]) == root
+
+
+def check_output(option, path, inputs, overwrite, appending=False, label=None):
+    """OutputRefused if `path` (the value of `option`) is one of `inputs` (files,
+    or folders of image files), a directory, in no folder, or an existing file
+    without `overwrite` (or `appending`, for --resume). `label`: how a message
+    names the output (default: the option)."""
+    shown = f"{option} {escape_name(path)}"
+    found = _stat(path)
+    folder = os.path.dirname(path) or "."
+    if found is None and not os.path.isdir(folder):
+        named = option if label is None else label
+        raise OutputRefused(f"cannot write {named + ' ' if named else ''}{escape_name(path)}: "
+                            f"no such directory: {escape_name(folder)}")
+    if found is not None and stat.S_ISDIR(found.st_mode):
+        raise OutputRefused(f"{shown} is a directory: {option} takes a file name")
+    for given in inputs:
+        given_stat = _stat(given)
+        if found is not None and given_stat is not None and os.path.samestat(found, given_stat):
+            raise OutputRefused(f"{shown} is one of the inputs ({escape_name(given)}): "
+                                "refusing to write over it, even with --overwrite")
+        if given_stat is not None and stat.S_ISDIR(given_stat.st_mode) and \
+                is_image_file(os.path.basename(path)) and _inside(path, given):
+            raise OutputRefused(f"{shown} is an image in the input folder {escape_name(given)}: "
+                                "refusing to write it, even with --overwrite")
+    if found is not None and stat.S_ISREG(found.st_mode) and not (overwrite or appending):
+        raise OutputRefused(f"{shown} exists: pass --overwrite to replace it")
+
+
+def _regular_or_new(path):
+    found = _stat(path)
+    return found is None or stat.S_ISREG(found.st_mode)
+
+
+class Replacement:
+    """A temporary file (`tmp`) in the folder of `path`, with its suffix, to be
+    renamed over `path` by commit() or removed by discard(). A symlink is
+    replaced through its target, whose mode the new file keeps. For a device
+    or a FIFO, `tmp` is `path` itself. OSError if the folder is not writable."""
+
+    def __init__(self, path):
+        self.path = path
+        self.target = None
+        if not _regular_or_new(path):
+            self.tmp = path
+            return
+        self.target = os.path.realpath(path)
+        folder, name = os.path.split(self.target)
+        fd, self.tmp = tempfile.mkstemp(prefix=f".{name}.", dir=folder,
+                                        suffix=os.path.splitext(name)[1] + ".tmp")
+        os.close(fd)
+
+    def commit(self):
+        if self.target is None:
+            return
+        try:
+            old = _stat(self.target)
+            os.chmod(self.tmp, stat.S_IMODE(old.st_mode) if old is not None
+                     else 0o666 & ~_umask())
+            os.replace(self.tmp, self.target)
+        except BaseException:
+            self.discard()
+            raise
+        self.target = None
+
+    def discard(self):
+        if self.target is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.tmp)
+            self.target = None
+
+
+@contextlib.contextmanager
+def replacing(path):
+    """Yield the path to write instead of `path` (a Replacement's): renamed over
+    `path` when the block ends without an exception, removed otherwise."""
+    replacement = Replacement(path)
+    try:
+        yield replacement.tmp
+    except BaseException:
+        replacement.discard()
+        raise
+    replacement.commit()
+
+
+def _umask():
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

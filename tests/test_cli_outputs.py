@@ -1,0 +1,158 @@
+"""What `ssimfast compare` writes: never an input, never an existing file without
+--overwrite, checked before any work, under the output's lock (subprocesses)."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from test_cli import ENV, camera, noisy, run
+from test_cli_video import frames, write_y4m
+
+
+@pytest.fixture
+def videos(tmp_path):
+    ref, dist = frames(3)
+    write_y4m(tmp_path / "r1.y4m", ref)
+    write_y4m(tmp_path / "r2.y4m", dist)
+    return tmp_path
+
+
+@pytest.fixture
+def images(tmp_path):
+    Image.fromarray(camera(64)).save(tmp_path / "a.png")
+    Image.fromarray(noisy(camera(64), 10)).save(tmp_path / "b.png")
+    (tmp_path / "notes.txt").write_text("keep me\n")
+    return tmp_path
+
+
+def _same_after(folder, names, *args, code, says):
+    """Run compare; the files `names` must be byte for byte what they were."""
+    before = {n: (folder / n).read_bytes() for n in names}
+    proc = run("compare", *args, cwd=folder, check_code=code)
+    for text in says:
+        assert text in proc.stderr, proc.stderr
+    assert {n: (folder / n).read_bytes() for n in names} == before
+    return proc
+
+
+def test_video_heatmap_over_an_input_is_refused(videos):
+    os.symlink("r1.y4m", videos / "link.y4m")
+    os.link(videos / "r2.y4m", videos / "hard.y4m")
+    for target in ("r1.y4m", "link.y4m", "hard.y4m"):
+        for extra in ((), ("--overwrite",)):
+            _same_after(videos, ["r1.y4m", "r2.y4m"], "r1.y4m", "r2.y4m", "--heatmap", target,
+                        *extra, code=2, says=[f"--heatmap {target} is one of the inputs"])
+
+
+def test_video_rows_never_replace_an_input_or_a_file_unasked(videos):
+    (videos / "notes.txt").write_text("keep me\n")
+    _same_after(videos, ["r1.y4m"], "r1.y4m", "r2.y4m", "-o", "r1.y4m", "--overwrite",
+                code=2, says=["r1.y4m is one of the inputs"])
+    _same_after(videos, ["notes.txt"], "r1.y4m", "r2.y4m", "-o", "notes.txt", code=2,
+                says=["notes.txt exists", "--overwrite"])
+    run("compare", "r1.y4m", "r2.y4m", "-o", "notes.txt", "--overwrite", cwd=videos, check_code=0)
+    assert (videos / "notes.txt").read_text().startswith("frame,y,u,v,all\n")
+    assert sorted(p.name for p in videos.iterdir()) == ["notes.txt", "r1.y4m", "r2.y4m"]
+
+
+def test_image_heatmap_over_an_input_or_a_file_is_refused(images):
+    for extra in ((), ("--overwrite",)):
+        _same_after(images, ["a.png", "b.png"], "a.png", "b.png", "--heatmap", "b.png", *extra,
+                    code=2, says=["--heatmap b.png is one of the inputs"])
+    _same_after(images, ["notes.txt"], "a.png", "b.png", "--heatmap", "notes.txt", code=2,
+                says=["--heatmap notes.txt exists: pass --overwrite"])
+    run("compare", "a.png", "b.png", "--heatmap", "notes.txt", "--overwrite", cwd=images,
+        check_code=0)
+    assert (images / "notes.txt").read_bytes().startswith(b"\x89PNG")
+
+
+def test_directory_rows_never_replace_an_input_image(images):
+    for d in ("x", "y"):
+        (images / d).mkdir()
+        Image.fromarray(camera(64)).save(images / d / "p.png")
+    _same_after(images, ["x/p.png"], "x", "y", "-o", "x/p.png", "--overwrite", code=2,
+                says=["x/p.png is an image in the input folder x"])
+    _same_after(images, ["x/p.png"], "x", "y", "-o", "x/q.png", code=2,
+                says=["x/q.png is an image in the input folder x"])
+
+
+# The first run's folder walk starts a second run with the same -o, and
+# records its exit code: the race of two runs that both find the output absent.
+_RACE = """
+import subprocess, sys
+import ssimfast._cli as cli
+walk, started = cli._image_files, []
+def racing_walk(root, unreadable):
+    if not started:
+        started.append(1)
+        code = subprocess.run([sys.executable, "-m", "ssimfast", "compare", "x", "y", "-o",
+                               "rows.csv"], capture_output=True).returncode
+        open("second.code", "w").write(str(code))
+    return walk(root, unreadable)
+cli._image_files = racing_walk
+sys.exit(cli.main(["compare", "x", "y", "-o", "rows.csv"]))
+"""
+
+
+def test_two_runs_with_one_output_cannot_both_write_it(images):
+    for d in ("x", "y"):
+        (images / d).mkdir()
+        Image.fromarray(camera(64)).save(images / d / "p.png")
+    first = subprocess.run([sys.executable, "-c", _RACE], cwd=images, env=ENV,
+                           capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in first.stderr, first.stderr
+    codes = sorted([first.returncode, int((images / "second.code").read_text())])
+    assert codes == [0, 2], (codes, first.stderr)  # one writes, the other is refused
+
+
+def test_no_lock_file_is_left_behind(images, videos):
+    for d in ("x", "y"):
+        (images / d).mkdir()
+        Image.fromarray(camera(64)).save(images / d / "p.png")
+    run("compare", "x", "y", "-o", "rows.csv", cwd=images, check_code=0)
+    run("compare", "x", "y", "-o", "rows.csv", "--resume", cwd=images, check_code=0)
+    run("compare", "r1.y4m", "r2.y4m", "-o", "v.csv", cwd=videos, check_code=0)
+    assert not [p.name for p in images.iterdir() if p.name.endswith(".lock")]
+
+
+def test_output_exit_codes_and_messages(videos):
+    (videos / "d").mkdir()
+    proc = run("compare", "r1.y4m", "r2.y4m", "-o", "d", cwd=videos, check_code=2)
+    assert "--output d is a directory" in proc.stderr
+    proc = run("compare", "r1.y4m", "r2.y4m", "--heatmap", "d", cwd=videos, check_code=2)
+    assert "--heatmap d is a directory" in proc.stderr
+    proc = run("compare", "d", "d", "-o", "d", cwd=videos, check_code=2)
+    assert "--output d is a directory" in proc.stderr and "--resume" not in proc.stderr
+    if os.path.exists("/dev/full"):
+        proc = run("compare", "r1.y4m", "r2.y4m", "-o", "/dev/full", cwd=videos, check_code=3)
+        assert "cannot write /dev/full: No space left on device" in proc.stderr
+    for name in ("x.jsonl", "x.ndjson", "x.JSONL"):
+        run("compare", "r1.y4m", "r2.y4m", "-o", name, cwd=videos, check_code=0)
+        assert json.loads((videos / name).read_text().splitlines()[0])["frame"] == 0
+    run("compare", "r1.y4m", "r2.y4m", "-o", "x.json", cwd=videos, check_code=0)
+    assert (videos / "x.json").read_text().startswith("frame,")  # as directory mode
+
+
+def test_symlinked_output_and_its_mode_are_kept(videos):
+    run("compare", "r1.y4m", "r2.y4m", "-o", "real.csv", cwd=videos, check_code=0)
+    os.chmod(videos / "real.csv", 0o600)
+    os.symlink("real.csv", videos / "link.csv")
+    run("compare", "r1.y4m", "r2.y4m", "-o", "link.csv", "--overwrite", "--frames", "2",
+        cwd=videos, check_code=0)
+    assert os.path.islink(videos / "link.csv")
+    assert (videos / "real.csv").read_text().count("\n") == 3
+    assert oct(os.stat(videos / "real.csv").st_mode & 0o777) == oct(0o600)
+
+
+def test_video_max_pixels_from_the_header(tmp_path):
+    w = h = 20000
+    with open(tmp_path / "big.y4m", "wb") as f:  # sparse: one frame, never read
+        f.write(f"YUV4MPEG2 W{w} H{h} F25:1 Ip A1:1 C420jpeg\nFRAME\n".encode())
+        f.truncate(f.tell() + w * h * 3 // 2)
+    proc = run("compare", "big.y4m", "big.y4m", "--max-pixels", 1000, cwd=tmp_path, check_code=1)
+    assert "above the limit of 1,000 pixels" in proc.stderr and "--max-pixels" in proc.stderr
+    assert "400,000,000 pixels" in proc.stderr
