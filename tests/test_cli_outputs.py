@@ -156,3 +156,52 @@ def test_video_max_pixels_from_the_header(tmp_path):
     proc = run("compare", "big.y4m", "big.y4m", "--max-pixels", 1000, cwd=tmp_path, check_code=1)
     assert "above the limit of 1,000 pixels" in proc.stderr and "--max-pixels" in proc.stderr
     assert "400,000,000 pixels" in proc.stderr
+
+
+# Cuts dist.y4m before its frame 2 once that frame was read, before it is
+# scored: a video that shrinks while it is scored (another program rewriting
+# it). A memory map of the frame would raise SIGBUS in the kernel.
+_SHRINK = """
+import os, sys
+import ssimfast._cli as cli
+import ssimfast._video as video
+frame = video._MappedReader.frame
+def shrinking(self, i):
+    planes = frame(self, i)
+    if i == 2 and self.path == "dist.y4m":
+        os.truncate("dist.y4m", self._offsets[2])
+    return planes
+video._MappedReader.frame = shrinking
+sys.exit(cli.main(["compare", "ref.y4m", "dist.y4m", "--workers", "1"]))
+"""
+
+
+def test_a_video_that_shrinks_during_the_run_is_a_message(tmp_path):
+    ref, dist = frames(6, w=256, h=128)  # frames of several pages: the cut frees whole pages
+    write_y4m(tmp_path / "ref.y4m", ref, w=256, h=128)
+    write_y4m(tmp_path / "dist.y4m", dist, w=256, h=128)
+    proc = subprocess.run([sys.executable, "-c", _SHRINK], cwd=tmp_path, env=ENV,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, (proc.returncode, proc.stderr)  # not -SIGBUS
+    assert "dist.y4m shrank during the run" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_retry_errors_rewrites_through_a_symlink_and_keeps_the_mode(images):
+    for i, d in enumerate(("x", "y")):
+        (images / d).mkdir()
+        for name in ("p.png", "q.png"):
+            Image.fromarray(noisy(camera(64), 5 * i, seed=i)).save(images / d / name)
+    good = (images / "y" / "q.png").read_bytes()
+    (images / "y" / "q.png").write_bytes(b"not yet written")
+    run("compare", "x", "y", "-o", "real.csv", cwd=images, check_code=1)
+    os.chmod(images / "real.csv", 0o640)
+    os.symlink("real.csv", images / "link.csv")
+    os.symlink("real.csv.options.json", images / "link.csv.options.json")
+    (images / "y" / "q.png").write_bytes(good)
+    run("compare", "x", "y", "-o", "link.csv", "--resume", "--retry-errors", cwd=images,
+        check_code=0)
+    assert os.path.islink(images / "link.csv")
+    assert oct(os.stat(images / "real.csv").st_mode & 0o777) == oct(0o640)
+    text = (images / "real.csv").read_text()
+    assert text.count("\n") == 3 and '"q.png"' in text and "not" not in text
