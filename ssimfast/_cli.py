@@ -17,6 +17,7 @@ import argparse
 import collections
 import concurrent.futures
 import contextlib
+import errno
 import json
 import math
 import os
@@ -29,7 +30,7 @@ import numpy as np
 
 from ssimfast import __version__
 from ssimfast._cli_options import add_limit_arguments, add_metric_arguments, add_ssim_arguments, \
-    non_negative_int, ssim_keywords
+    api_to_options, non_negative_int, ssim_keywords
 from ssimfast._depth import convert_depth
 from ssimfast._images import ImageReadError, Limits, Loaded, is_image_file, read_image, to_gray
 from ssimfast._outputs import OutputRefused, check_output, replacing
@@ -66,16 +67,12 @@ def main(argv=None):
         signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
-        with warnings.catch_warnings(record=True) as caught:
+        with warnings.catch_warnings():
             warnings.simplefilter("always")
-            try:
-                code = args.run(args)
-                sys.stdout.flush()
-                return code
-            finally:
-                for message in dict.fromkeys(str(w.message) for w in caught):
-                    if not message.startswith(_DTYPE_RANGE_WARNING):
-                        _err(f"warning: {message}")
+            warnings.showwarning = _warning_printer()
+            code = args.run(args)
+            sys.stdout.flush()
+            return code
     except UsageError as exc:
         _err(f"error: {exc}")
         return EXIT_USAGE
@@ -95,12 +92,28 @@ def main(argv=None):
         _err(f"error: out of memory{': ' + str(exc) if str(exc) else ''}")
         return EXIT_INPUT
     except OSError as exc:  # writing the report to stdout: a full disk, an I/O error
+        if exc.errno == errno.ENOMEM:  # mmap or a read of a large file: not the output
+            _err(f"error: out of memory: {exc.strerror or exc}")
+            return EXIT_INPUT
         _close_stdout_quietly()
         _err(f"error: cannot write the output: {exc.strerror or exc}")
         return EXIT_OUTPUT
     except Exception as exc:  # noqa: BLE001 - a bug: still a message, not a traceback
         _err(f"internal error (please report it): {type(exc).__name__}: {exc}")
         return EXIT_INTERNAL
+
+
+def _warning_printer():
+    """warnings.showwarning for the command: each message once, on stderr as it
+    comes (before the report it concerns), in the command's option names."""
+    seen = set()
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        text = str(message)
+        if text not in seen and not text.startswith(_DTYPE_RANGE_WARNING):
+            seen.add(text)
+            _err(f"warning: {api_to_options(text)}")
+    return show
 
 
 def _close_stdout_quietly():
@@ -247,7 +260,8 @@ def _save_heatmap(result, path, im1, im2, quiet):
         raise OutputError(f"cannot write the heatmap to {escape_name(path)}: "
                           f"{exc.strerror or exc}") from None
     # After JSON, stdout stays JSON only.
-    print(f"heatmap: {path} (the inputs, the SSIM map with the worst regions boxed, a colour bar)",
+    print(f"heatmap: {escape_name(path)} (the inputs, the SSIM map with the worst regions boxed, "
+          "a colour bar)",
           file=sys.stderr if quiet else sys.stdout)
 
 
@@ -378,7 +392,8 @@ def _run_files(args):
         if args.psnr:
             extra["psnr"] = _psnr(a.array, b.array, options)
     except (ValueError, TypeError) as exc:
-        raise InputError(f"{args.a}, {args.b}: {exc}") from None
+        raise InputError(f"{escape_name(args.a)}, {escape_name(args.b)}: "
+                         f"{api_to_options(str(exc))}") from None
     except MemoryError as exc:
         raise InputError(f"{args.a}, {args.b}: out of memory while scoring ({exc})") from None
     if args.json:
@@ -448,6 +463,7 @@ def _run_directories(args):
     started = time.perf_counter()
     scored = 0
     notes = set()
+    stop.on_abort = rows.flush
     try:
         with stop.installed(), concurrent.futures.ThreadPoolExecutor(workers) as pool:
             for row in _ordered(pool, lambda rel: _score_pair(rel, args), todo, 2 * workers + 2,
@@ -583,8 +599,10 @@ def _score_pair(rel, args):
             row["ssim"] = float(structural_similarity(a.array, b.array, **options))
         if args.psnr:
             row["psnr"] = _psnr(a.array, b.array, options)
-    except (InputError, ValueError, TypeError) as exc:
-        row["error"] = escape_name(str(exc))
+    except InputError as exc:  # its message escapes the names already
+        row["error"] = str(exc)
+    except (ValueError, TypeError) as exc:
+        row["error"] = escape_name(api_to_options(str(exc)))
     except MemoryError as exc:
         row["error"] = escape_name(f"out of memory while scoring{': ' + str(exc) if str(exc) else ''}")
     except Exception as exc:  # noqa: BLE001 - a bug: an error row, the run goes on
@@ -594,13 +612,22 @@ def _score_pair(rel, args):
 
 class _StopFlag:
     """Ctrl-C sets `stopped`, so that the run stops between two rows, never in
-    the middle of writing one. A second Ctrl-C interrupts at once."""
+    the middle of writing one. A second Ctrl-C ends the process at once (exit
+    130), without waiting for the pairs in flight: `on_abort()` first puts the
+    complete rows in place (the handler runs between two bytecodes of the main
+    thread, which writes each row whole)."""
 
     stopped = False
+    on_abort = None
 
     def _handle(self, signum, frame):
         if self.stopped:
-            raise KeyboardInterrupt
+            with contextlib.suppress(Exception):
+                if self.on_abort is not None:
+                    self.on_abort()
+                sys.stdout.flush()
+            _err("aborted")
+            os._exit(EXIT_INTERRUPTED)
         self.stopped = True
         _err("stopping: dropping the pairs in progress (Ctrl-C again to abort)")
 
@@ -647,6 +674,12 @@ class _Progress:
         sys.stderr.flush()
 
 
+def _one_line(text):
+    """`text` with its control characters as \\xNN: a file name in the summary
+    cannot start a line of its own (and forge a score)."""
+    return "".join(f"\\x{ord(c):02x}" if ord(c) < 0x20 or ord(c) == 0x7f else c for c in text)
+
+
 def _summary(args, rows, scored, todo, total, only_a, only_b, seconds, interrupted):
     out = sys.stderr
     resumed = total - todo
@@ -663,18 +696,18 @@ def _summary(args, rows, scored, todo, total, only_a, only_b, seconds, interrupt
         if worst:
             print("lowest:", file=out)
             for rel, value in worst:
-                print(f"  {value:.4f}  {rel}", file=out)
+                print(f"  {value:.4f}  {_one_line(rel)}", file=out)
     if rows.errors:
         n = len(rows.errors)
         print(f"{n} pair{'s' * (n > 1)} could not be scored:", file=out)
         for rel, error in list(rows.errors.items())[:10]:
-            print(f"  {rel}: {error}", file=out)
+            print(f"  {_one_line(rel)}: {_one_line(error)}", file=out)
     if rows.errors and args.output and not args.retry_errors:
         print("(--resume --retry-errors scores the pairs of the error rows again)", file=out)
     for n, names, here, there in ((len(only_a), only_a, args.a, args.b),
                                   (len(only_b), only_b, args.b, args.a)):
         if n:
-            shown = ", ".join(escape_name(name) for name in names[:10]) + (f", ... ({n - 10} more)" if n > 10 else "")
+            shown = ", ".join(_one_line(escape_name(name)) for name in names[:10]) + (f", ... ({n - 10} more)" if n > 10 else "")
             print(f"{n} file{'s' * (n > 1)} in {here} without a partner in {there}: {shown}",
                   file=out)
     if args.output:

@@ -7,6 +7,7 @@ import re
 
 from ssimfast._depth import DEPTHS
 from ssimfast._images import MAX_PAGES, MAX_PIXELS
+from ssimfast._presets import PRESETS
 
 __all__ = ["api_to_options", "add_limit_arguments", "add_metric_arguments", "add_ssim_arguments", "frame_size",
            "non_negative_int", "positive_int", "ssim_keywords"]
@@ -16,7 +17,7 @@ def add_metric_arguments(compare):
     """--psnr and --preset: for images and videos alike."""
     compare.add_argument("--psnr", action="store_true",
                          help="also PSNR (per plane and overall, as FFmpeg's psnr filter for videos)")
-    compare.add_argument("--preset", metavar="NAME",
+    compare.add_argument("--preset", metavar="NAME", type=preset_name,
                          help="the SSIM definition: skimage (default), ffmpeg (FFmpeg's ssim "
                               "filter), matlab, matlab_index, pytorch")
 
@@ -152,6 +153,14 @@ def positive_float(text):
     if not math.isfinite(value) or value <= 0:
         raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text}")
     return value
+
+
+def preset_name(text):
+    """A name of PRESETS (a usage error otherwise, before any file is read)."""
+    if text not in PRESETS:
+        raise argparse.ArgumentTypeError(f"no preset {text!r}; the presets are "
+                                         + ", ".join(PRESETS))
+    return text
 
 
 def frame_size(text):

@@ -206,20 +206,27 @@ class Rows:
         if len(keep) != len(rows):  # rewrite without the error rows, atomically
             self._rewrite(path, keep)
         elif end != len(data):  # a last row cut short by a crash: drop it
-            with open(path, "r+b") as f:
-                f.truncate(end)
+            try:
+                with open(path, "r+b") as f:
+                    f.truncate(end)
+            except OSError as exc:
+                raise RowsError(f"cannot resume {path}: {exc.strerror or exc}") from None
         for row in keep:
             self._count(row["file"], row["ssim"], row["error"])
 
     def _rewrite(self, path, rows):
-        tmp = f"{path}.tmp{os.getpid()}"
+        # Through a symlink to its target, keeping the file's mode.
+        target = os.path.realpath(path)
+        tmp = f"{target}.tmp{os.getpid()}"
         try:
+            mode = os.stat(target).st_mode & 0o7777
             with open(tmp, "w", newline="", encoding="utf-8") as f:
                 self.file = f
                 self._start_csv(new=True)
                 for row in rows:
                     self._write(row)
-            os.replace(tmp, path)
+            os.chmod(tmp, mode)
+            os.replace(tmp, target)
         except OSError as exc:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
@@ -253,6 +260,8 @@ class Rows:
             raise self._failed(exc) from None
 
     def _failed(self, exc):
+        if isinstance(exc, BrokenPipeError) and self.path is None:
+            return exc  # `| head`: the reader has what it wanted (a quiet exit)
         file = getattr(self, "file", None)
         if file is not None and file is not sys.stdout:
             # The output is dead (a full disk): close its descriptor without
@@ -271,6 +280,10 @@ class Rows:
             self.errors[rel] = error
         elif ssim not in (None, "") and math.isfinite(float(ssim)):
             self.scores[rel] = float(ssim)
+
+    def flush(self):
+        """Write what is buffered (a second Ctrl-C, before the process ends)."""
+        self.file.flush()
 
     def close(self):
         """Close the output; an OutputError if what was buffered cannot be written."""

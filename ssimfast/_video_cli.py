@@ -186,6 +186,8 @@ def _score(args, progress_bar, stop_flag, options):
     interrupted = False
     try:
         with stop_flag().installed() as stop:
+            stop.on_abort = lambda: _keep_rows(out, writer)  # a second Ctrl-C
+
             def progress(done, n):
                 bar.total = n if n is not None else done + 1
                 bar.update(done)
@@ -246,6 +248,15 @@ def _finish(out, writer, path):
         out.commit()
     except OSError as exc:
         raise OutputError(f"cannot write {escape_name(path)}: {exc.strerror or exc}") from None
+
+
+def _keep_rows(out, writer):
+    """Put the rows written so far in place, the process about to end."""
+    if out is not None and writer is not None:
+        writer.file.flush()
+        out.commit()
+    elif out is not None:
+        out.discard()
 
 
 def _check_pixels(reader, max_pixels):
@@ -357,7 +368,7 @@ def _worst_frame(args, index, preset, options, bits, quiet=False):
         except OSError as exc:
             raise OutputError(f"cannot write the heatmap to {escape_name(args.heatmap)}: "
                               f"{exc.strerror or exc}") from None
-        print(f"heatmap: {args.heatmap} (frame {index}'s Y planes and SSIM map)",
+        print(f"heatmap: {escape_name(args.heatmap)} (frame {index}'s Y planes and SSIM map)",
               file=sys.stderr if quiet else sys.stdout)
 
 
