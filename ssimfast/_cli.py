@@ -463,7 +463,7 @@ def _run_directories(args):
     started = time.perf_counter()
     scored = 0
     notes = set()
-    stop.on_abort = rows.flush
+    stop.on_abort = rows.abort
     try:
         with stop.installed(), concurrent.futures.ThreadPoolExecutor(workers) as pool:
             for row in _ordered(pool, lambda rel: _score_pair(rel, args), todo, 2 * workers + 2,

@@ -281,9 +281,13 @@ class Rows:
         elif ssim not in (None, "") and math.isfinite(float(ssim)):
             self.scores[rel] = float(ssim)
 
-    def flush(self):
-        """Write what is buffered (a second Ctrl-C, before the process ends)."""
-        self.file.flush()
+    def abort(self):
+        """Write what is buffered and release the lock: the process ends now (a
+        second Ctrl-C)."""
+        try:
+            self.file.flush()
+        finally:
+            self._unlock()
 
     def close(self):
         """Close the output; an OutputError if what was buffered cannot be written."""

@@ -147,7 +147,7 @@ def run_videos(args, progress_bar, stop_flag):
                          + ", ".join(f"--{k.lower().replace('_', '-')}" for k in options))
     lock = _check_outputs(args)
     try:
-        rows, state, interrupted = _score(args, progress_bar, stop_flag, options)
+        rows, state, interrupted = _score(args, progress_bar, stop_flag, options, lock)
         return _show(args, rows, state, args.preset, options, args.bits, interrupted)
     finally:
         if lock is not None:
@@ -177,7 +177,7 @@ def _check_outputs(args):
     return lock
 
 
-def _score(args, progress_bar, stop_flag, options):
+def _score(args, progress_bar, stop_flag, options, lock):
     """The rows (written to -o as they come), the readers' state and whether
     Ctrl-C stopped the run."""
     fmt = row_format(args.format, args.output)
@@ -186,7 +186,7 @@ def _score(args, progress_bar, stop_flag, options):
     interrupted = False
     try:
         with stop_flag().installed() as stop:
-            stop.on_abort = lambda: _keep_rows(out, writer)  # a second Ctrl-C
+            stop.on_abort = lambda: _keep_rows(out, writer, lock)  # a second Ctrl-C
 
             def progress(done, n):
                 bar.total = n if n is not None else done + 1
@@ -250,13 +250,17 @@ def _finish(out, writer, path):
         raise OutputError(f"cannot write {escape_name(path)}: {exc.strerror or exc}") from None
 
 
-def _keep_rows(out, writer):
+def _keep_rows(out, writer, lock):
     """Put the rows written so far in place, the process about to end."""
-    if out is not None and writer is not None:
-        writer.file.flush()
-        out.commit()
-    elif out is not None:
-        out.discard()
+    try:
+        if out is not None and writer is not None:
+            writer.file.flush()
+            out.commit()
+        elif out is not None:
+            out.discard()
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 def _check_pixels(reader, max_pixels):

@@ -2,8 +2,10 @@
 --overwrite, checked before any work, under the output's lock (subprocesses)."""
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -205,3 +207,43 @@ def test_retry_errors_rewrites_through_a_symlink_and_keeps_the_mode(images):
     assert oct(os.stat(images / "real.csv").st_mode & 0o777) == oct(0o640)
     text = (images / "real.csv").read_text()
     assert text.count("\n") == 3 and '"q.png"' in text and "not" not in text
+
+
+# A directory run whose second pair never ends: a second Ctrl-C must end the
+# process anyway, with the complete rows in place.
+_STUCK = """
+import pathlib, sys, threading
+import ssimfast._cli as cli
+score = cli._score_pair
+def stuck(rel, args):
+    if rel == "p1.png":
+        pathlib.Path("started").touch()
+        threading.Event().wait()
+    return score(rel, args)
+cli._score_pair = stuck
+sys.exit(cli.main(["compare", "x", "y", "-o", "rows.csv", "--workers", "2"]))
+"""
+
+
+def test_a_second_ctrl_c_ends_the_run_with_the_pairs_in_flight(images):
+    for d in ("x", "y"):
+        (images / d).mkdir()
+        for i in range(3):
+            Image.fromarray(noisy(camera(32), 3, seed=i)).save(images / d / f"p{i}.png")
+    proc = subprocess.Popen([sys.executable, "-c", _STUCK], cwd=images, env=ENV,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        while not (images / "started").exists() and proc.poll() is None:
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGINT)
+        first = proc.stderr.readline()  # handled: the second is another signal, not merged
+        assert "stopping" in first, first
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)  # main: waits for the stuck pair forever
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "aborted" in err
+    text = (images / "rows.csv").read_text()
+    assert text.startswith("file,ssim,min_ssim,error\n") and text.endswith("\n")
+    assert not (images / "rows.csv.lock").exists()
