@@ -238,7 +238,8 @@ cdef int _ssim_2d_setup(_Ssim2dArgs* a, const pixel_t[:, :] x, const pixel_t[:, 
     # Rows go in groups of G: one at a time with `running` (sliding sums), else
     # ROWS at a time (_ssim_rows_ring).
     a.G = 1 if running else ROWS
-    a.ngroups = (a.ihi - a.ilo + a.G - 1) // a.G
+    # (None when a crop leaves no rows: ihi < ilo.)
+    a.ngroups = max(0, (a.ihi - a.ilo + a.G - 1) // a.G)
     # Per-thread scratch: G x 4 padded vertical rows, 4 filtered rows, G SSIM
     # rows and a cache tagged with the input row each slot holds: with
     # `running`, max(n0 + 1, 4) rows of each image for strided input (a pixel is
@@ -465,7 +466,7 @@ cdef int _ssim_2d_multi(const pixel_t* tag, tuple args, _Ssim2dArgs* pairs) exce
         per_thread = max(per_thread, pairs[k].per_thread)
         rows += pairs[k].H
         items += pairs[k].ngroups
-        pixels += <double> (pairs[k].ihi - pairs[k].ilo) * (pairs[k].hi - pairs[k].lo)
+        pixels += <double> pairs[k].ngroups * pairs[k].G * (pairs[k].hi - pairs[k].lo)
     n_threads = _workers_for(min(n_threads, items), pixels)
     m.ntags = pairs[0].ntags  # (the same taps for every pair)
     # Slots' scratch as large as the largest pair needs; then tags, last rows,
