@@ -14,10 +14,18 @@
  *   per-worker scratch). Which participant takes which chunk varies from call to
  *   call: tasks must give the same bits whoever computes a chunk.
  *
+ * ssimfast_pool_run_stealing(...): the same, for tasks that cost no more run
+ *   one item at a time: a participant takes its chunk's items one by one, and
+ *   the caller, once no chunk is left, takes the back half of what a helper has
+ *   not started (again and again) instead of waiting for it. The caller then
+ *   waits at most for the item a helper is running.
+ *
  * One pool per process (per kernel module): at most cores - 1 helpers whatever
  * the number of Python threads calling, created lazily, sleeping on a condition
  * variable when there is no open job (no busy-waiting). Several jobs may be open
- * at once (calls from several Python threads); a helper serves any of them.
+ * at once (calls from several Python threads); a helper serves any of them. A
+ * caller that finds a job open and no helper asleep (another thread's call has
+ * them all) runs its task alone: no mutex, nobody woken, nobody waited for.
  * After fork() the child starts with an empty pool (its helpers did not survive).
  * If a helper thread cannot be created the caller simply does more of the work
  * itself: the result is the same, only slower.
