@@ -24,8 +24,9 @@
  * the number of Python threads calling, created lazily, sleeping on a condition
  * variable when there is no open job (no busy-waiting). Several jobs may be open
  * at once (calls from several Python threads); a helper serves any of them. A
- * caller that finds a job open and no helper asleep (another thread's call has
- * them all) runs its task alone: no mutex, nobody woken, nobody waited for.
+ * caller runs its task alone (no mutex, nobody woken, nobody waited for) when
+ * other threads' calls are already running on cores - 1 or more cores, or when
+ * a job is open and no helper is asleep (another call has them all).
  * After fork() the child starts with an empty pool (its helpers did not survive).
  * If a helper thread cannot be created the caller simply does more of the work
  * itself: the result is the same, only slower.
@@ -116,6 +117,7 @@ static struct {
     int failed;         /* a helper could not be created: start no more */
     volatile Py_ssize_t helper_chunks;  /* chunks run by helpers (atomic): for tests */
     volatile Py_ssize_t stolen;         /* items the callers stole (atomic): for tests */
+    volatile Py_ssize_t callers;        /* threads inside ssimfast_pool_run* (atomic) */
 } sf_pool;
 
 /* For tests: microseconds a helper sleeps after taking a chunk of a job that
@@ -288,6 +290,7 @@ static void sf_pool_reset(void) {
     sf_pool.helpers = 0;
     sf_pool.idle = 0;
     sf_pool.failed = 0;
+    sf_pool.callers = 0;  /* the parent's callers are not in this process */
 }
 
 #ifndef _WIN32
@@ -321,16 +324,22 @@ static void sf_run(ssimfast_task task, void *ctx, Py_ssize_t n, Py_ssize_t chunk
     sf_job job;
     sf_claim claims[SF_STEAL_SLOTS];
     int want, i, nclaims = 0;
+    Py_ssize_t others;
     if (n <= 0)
         return;
     if (chunk < 1)
         chunk = 1;
     if (workers > (n + chunk - 1) / chunk)
         workers = (int)((n + chunk - 1) / chunk);
-    if (workers <= 1 || !sf_pool.ready || sf_pool.cap < 1 || sf_busy()) {
+    /* Other Python threads' calls already running on cap (cores - 1) or more
+       cores: a helper would only take turns with them. */
+    others = sf_fetch_add(&sf_pool.callers, 1);
+    if (workers <= 1 || !sf_pool.ready || sf_pool.cap < 1 || others >= sf_pool.cap ||
+        sf_busy()) {
         /* Nothing to share, or nobody to share it with: the caller works
            alone, with no lock taken and nobody woken or waited for. */
         task(ctx, 0, n, 0, NULL);
+        sf_fetch_add(&sf_pool.callers, -1);
         return;
     }
     memset(&job, 0, sizeof(job));
@@ -389,6 +398,7 @@ static void sf_run(ssimfast_task task, void *ctx, Py_ssize_t n, Py_ssize_t chunk
     while (job.active > 0)
         sf_cond_wait(&job.done, &sf_pool.lock);
     sf_unlock(&sf_pool.lock);
+    sf_fetch_add(&sf_pool.callers, -1);
 #ifndef _WIN32
     pthread_cond_destroy(&job.done);
     for (i = 0; i < nclaims; i++)
