@@ -31,7 +31,8 @@ from ssimfast import __version__
 from ssimfast._cli_options import add_limit_arguments, add_metric_arguments, add_ssim_arguments, \
     non_negative_int, ssim_keywords
 from ssimfast._depth import convert_depth
-from ssimfast._images import ImageReadError, Limits, Loaded, is_image_file, read_image, to_gray
+from ssimfast._images import (ImageReadError, Limits, Loaded, is_image_file, read_image,
+                              special_file_kind, to_gray)
 from ssimfast._psnr import peak_signal_noise_ratio
 from ssimfast._rows import FIELDS, PSNR_FIELDS, OutputError, Rows, RowsError, escape_name, finite
 from ssimfast._structural_similarity import settings, structural_similarity
@@ -250,6 +251,13 @@ def _run_compare(args):
         raise UsageError(f"compare takes two files or two directories; {args.a} is a "
                          f"{'directory' if a_dir else 'file'} but {args.b} is a "
                          f"{'directory' if b_dir else 'file'}")
+    kind = None
+    for path in () if a_dir else (args.a, args.b):  # before anything opens them
+        with contextlib.suppress(OSError):  # (the reader says why it cannot)
+            kind = special_file_kind(os.stat(path).st_mode)
+        if kind:
+            raise InputError(f"cannot read {path}: {kind}, not a regular file: skipped "
+                             "without opening it")
     if not (a_dir or b_dir) and is_video_pair(args):
         return _run_video_pair(args)
     if not a_dir:

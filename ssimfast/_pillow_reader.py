@@ -1,0 +1,62 @@
+"""JPEG, JPEG 2000, WebP, BMP, GIF and PNM files for the command-line tool, through Pillow.
+
+Pillow is given only the plugin of the format the file's signature names: a
+file cannot reach a plugin the command does not document (EPS runs
+Ghostscript; ICO and PSD hold images whose size their header does not state).
+The size and bands from the header are checked before decoding.
+"""
+import warnings
+
+import numpy as np
+
+from ssimfast._image_limits import ImageReadError, check_pixels, check_samples, drop_alpha
+
+__all__ = ["read_pillow"]
+
+_CONVERTED = frozenset(("1", "P", "PA", "CMYK", "YCbCr", "LAB", "HSV", "La", "RGBa", "RGBX"))
+
+
+def read_pillow(Image, fh, formats, limits):
+    """The first frame of the open file `fh`, with only `formats`' plugins."""
+    # Pillow's own bomb check at our limit (the same for every call of a run):
+    # it refuses above twice the limit; ours below refuses what it only warns about.
+    Image.MAX_IMAGE_PIXELS = limits.max_pixels or None
+    warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+    try:
+        im = Image.open(fh, formats=formats)
+    except Image.UnidentifiedImageError:
+        raise ImageReadError(f"not a {formats[0]} file Pillow can read (the file is "
+                             "damaged?)") from None
+    except Image.DecompressionBombError as exc:
+        raise ImageReadError(f"{exc} (twice --max-pixels); pass --max-pixels N to raise "
+                             "it, or 0 for no limit") from None
+    with im:
+        width, height = im.size
+        what = f"the image's {width}x{height}"
+        check_pixels(width * height, what, limits)
+        check_samples(width * height * len(im.getbands()), what, limits)
+        _check_16bit_ppm(im)
+        im.load()
+        mode = im.mode
+        if mode in _CONVERTED:
+            im = im.convert("RGBA" if mode in ("PA", "La", "RGBa") or
+                            "transparency" in im.info else ("L" if mode == "1" else "RGB"))
+        array = np.asarray(im)
+    if array.dtype.byteorder not in "=|":  # I;16B
+        array = array.astype(array.dtype.newbyteorder("="))
+    if mode == "I" and im.format == "PPM":
+        # 16-bit PGM: Pillow widens it to int32; its values are those of uint16.
+        array = array.astype(np.uint16)
+    return drop_alpha(array, colour=array.ndim == 3)
+
+
+def _check_16bit_ppm(im):
+    if im.format == "PPM" and im.mode == "RGB" and _ppm_maxval(im) > 255:
+        raise ImageReadError("a 16-bit colour PPM: Pillow reduces it to 8 bits; convert it "
+                             "to PNG or TIFF to compare its 16-bit values")
+
+
+def _ppm_maxval(im):
+    tile = im.tile[0] if im.tile else None
+    rawmode = tile.args[0] if tile is not None and isinstance(tile.args, tuple) else tile
+    return 65535 if isinstance(rawmode, str) and "16" in rawmode else 255

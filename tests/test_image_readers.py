@@ -1,0 +1,93 @@
+"""Hostile and awkward files for the image readers (issue 15): limits from the
+headers before reading or decoding, only the documented formats, and the same
+array for the same picture whatever the container."""
+import io
+import os
+
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image
+from test_cli import camera, run
+
+from ssimfast._images import ImageReadError, Limits, read_image
+
+
+def _png(tmp_path, name, array):
+    Image.fromarray(array).save(tmp_path / name)
+    return tmp_path / name
+
+
+def test_a_file_far_larger_than_its_header_needs_is_not_read(tmp_path):
+    path = _png(tmp_path, "x.png", camera(8))
+    with open(path, "r+b") as f:
+        f.truncate(64 << 20)  # sparse: cheap on disk
+    with pytest.raises(ImageReadError, match=r"67,108,864 bytes, more than its 8x8 pixels "
+                                             r"could need .*not read"):
+        read_image(path)
+
+
+def test_pillow_gets_only_the_format_of_the_signature(tmp_path):
+    # An ICO whose directory claims 16x16 but holds a 64x64 PNG; an EPS.
+    buf = io.BytesIO()
+    Image.fromarray(camera(64)).save(buf, format="ICO", sizes=[(64, 64)])
+    ico = bytearray(buf.getvalue())
+    ico[6:8] = bytes([16, 16])
+    (tmp_path / "ico.png").write_bytes(bytes(ico))
+    (tmp_path / "eps.png").write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\n")
+    for name in ("ico.png", "eps.png"):
+        with pytest.raises(ImageReadError, match="not an image file"):
+            read_image(tmp_path / name, limits=Limits(max_pixels=1000))
+
+
+def test_16_bit_pgm_is_uint16(tmp_path):
+    rng = np.random.default_rng(0)
+    values = rng.integers(0, 65536, (16, 16)).astype(">u2")
+    (tmp_path / "x.pgm").write_bytes(b"P5\n16 16\n65535\n" + values.tobytes())
+    got = read_image(tmp_path / "x.pgm").array
+    assert got.dtype == np.uint16 and np.array_equal(got, values)
+
+
+def test_tiff_limits_count_samples_and_tiles(tmp_path):
+    tifffile.imwrite(tmp_path / "extra.tif", np.zeros((30, 30, 200), np.uint8),
+                     photometric="minisblack", planarconfig="contig")
+    with pytest.raises(ImageReadError, match="200 samples per pixel is 180,000 samples"):
+        read_image(tmp_path / "extra.tif", limits=Limits(max_pixels=2000))
+    tifffile.imwrite(tmp_path / "tile.tif", np.zeros((16, 16), np.uint8), tile=(1024, 1024),
+                     compression="zlib")
+    with pytest.raises(ImageReadError, match="tiles of 1024x1024 is 1,048,576 samples"):
+        read_image(tmp_path / "tile.tif", limits=Limits(max_pixels=10000))
+
+
+def test_tiff_photometric_gives_the_png_array(tmp_path):
+    gray, rgb = camera(32), np.stack([camera(32), camera(32)[::-1], camera(32).T], -1)
+    tifffile.imwrite(tmp_path / "white.tif", 255 - gray, photometric="miniswhite")
+    assert np.array_equal(read_image(tmp_path / "white.tif").array, gray)
+    tifffile.imwrite(tmp_path / "planar.tif", np.moveaxis(rgb, -1, 0), photometric="rgb",
+                     planarconfig="separate")
+    loaded = read_image(tmp_path / "planar.tif")
+    assert loaded.colour and np.array_equal(loaded.array, rgb)
+    palette = Image.fromarray(rgb).quantize(16)
+    palette.save(tmp_path / "pal.png")
+    palette.save(tmp_path / "pal.tif")
+    png, tif = read_image(tmp_path / "pal.png"), read_image(tmp_path / "pal.tif")
+    assert tif.colour and tif.array.dtype == np.uint8 and np.array_equal(tif.array, png.array)
+    tifffile.imwrite(tmp_path / "bits.tif", gray > 128)  # 1-bit, MinIsWhite
+    assert set(np.unique(read_image(tmp_path / "bits.tif").array)) <= {0, 255}
+
+
+def test_cmyk_tiff_is_refused_by_name(tmp_path):
+    tifffile.imwrite(tmp_path / "cmyk.tif", np.zeros((8, 8, 4), np.uint8),
+                     photometric="separated")
+    with pytest.raises(ImageReadError, match=r"SEPARATED \(CMYK\) is not supported"):
+        read_image(tmp_path / "cmyk.tif")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs")
+def test_a_fifo_in_file_mode_is_refused_without_opening_it(tmp_path):
+    os.mkfifo(tmp_path / "fifo.png")
+    _png(tmp_path, "b.png", camera(16))
+    os.mkfifo(tmp_path / "fifo.y4m")
+    for a, b in (("fifo.png", "b.png"), ("b.png", "fifo.png"), ("fifo.y4m", "fifo.y4m")):
+        proc = run("compare", a, b, cwd=tmp_path, check_code=1, timeout=60)
+        assert ": a FIFO (named pipe), not a regular file" in proc.stderr
