@@ -113,8 +113,11 @@ def to_gray(rgb):
 
 
 def _reason(exc):
+    """The exception's text, first word lowercased unless it is a name ("IDAT")."""
     text = str(exc).strip() or type(exc).__name__
-    return text[0].lower() + text[1:] if text else text
+    if text[1:2].islower():
+        return text[0].lower() + text[1:]
+    return text
 
 
 def _decode(fh, size, limits):

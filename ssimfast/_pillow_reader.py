@@ -9,7 +9,8 @@ import warnings
 
 import numpy as np
 
-from ssimfast._image_limits import ImageReadError, check_pixels, check_samples, drop_alpha
+from ssimfast._image_limits import (ImageReadError, Loaded, check_pixels, check_samples,
+                                    drop_alpha)
 
 __all__ = ["read_pillow"]
 
@@ -27,15 +28,19 @@ def read_pillow(Image, fh, formats, limits):
     except Image.UnidentifiedImageError:
         raise ImageReadError(f"not a {formats[0]} file Pillow can read (the file is "
                              "damaged?)") from None
-    except Image.DecompressionBombError as exc:
-        raise ImageReadError(f"{exc} (twice --max-pixels); pass --max-pixels N to raise "
-                             "it, or 0 for no limit") from None
+    except Image.DecompressionBombError:
+        raise ImageReadError(
+            f"the image's header declares more than {2 * limits.max_pixels:,} pixels, twice "
+            f"the limit of {limits.max_pixels:,} (a decompression bomb?); pass --max-pixels N "
+            "to raise it, or 0 for no limit") from None
     with im:
         width, height = im.size
         what = f"the image's {width}x{height}"
         check_pixels(width * height, what, limits)
         check_samples(width * height * len(im.getbands()), what, limits)
-        _check_16bit_ppm(im)
+        ppm = _ppm_16bit_colour(im, fh)
+        if ppm is not None:
+            return Loaded(ppm, True)
         im.load()
         mode = im.mode
         if mode in _CONVERTED:
@@ -50,13 +55,18 @@ def read_pillow(Image, fh, formats, limits):
     return drop_alpha(array, colour=array.ndim == 3)
 
 
-def _check_16bit_ppm(im):
-    if im.format == "PPM" and im.mode == "RGB" and _ppm_maxval(im) > 255:
-        raise ImageReadError("a 16-bit colour PPM: Pillow reduces it to 8 bits; convert it "
-                             "to PNG or TIFF to compare its 16-bit values")
-
-
-def _ppm_maxval(im):
-    tile = im.tile[0] if im.tile else None
-    rawmode = tile.args[0] if tile is not None and isinstance(tile.args, tuple) else tile
-    return 65535 if isinstance(rawmode, str) and "16" in rawmode else 255
+def _ppm_16bit_colour(im, fh):
+    """The uint16 RGB of a binary 16-bit PPM (Pillow reduces it to 8 bits);
+    None for other files."""
+    codec, _, offset, args = im.tile[0] if len(im.tile) == 1 else (None,) * 4
+    if im.format != "PPM" or im.mode != "RGB" or codec != "ppm" or args[1] <= 255:
+        return None
+    if args[1] != 65535:
+        raise ImageReadError(f"a colour PPM of maxval {args[1]}: only 8- and 16-bit (65535) "
+                             "colour PPM are read; convert it to PNG or TIFF")
+    width, height = im.size
+    fh.seek(offset)
+    data = fh.read(width * height * 6)
+    if len(data) < width * height * 6:
+        raise ImageReadError("the PPM file is truncated")
+    return np.frombuffer(data, ">u2").reshape(height, width, 3).astype(np.uint16)

@@ -8,6 +8,8 @@ inverted to MinIsBlack, 1-, 2- and 4-bit gray become 0-255 as PNG's, planar
 RGB becomes (..., 3). CMYK and other interpretations have no exact conversion
 to RGB and are refused by name.
 """
+import struct
+
 import numpy as np
 
 from ssimfast._image_limits import (ImageReadError, check_pixels, check_samples, drop_alpha)
@@ -29,6 +31,8 @@ def read_tiff(tifffile, fh, limits):
         page = series.keyframe
         _check_photometric(page)
         _check_size(series, page, limits)
+        if page.compression == _JPEG[1]:
+            _check_jpeg_chunks(tif.filehandle, series.pages, page.chunks)
         array = series.asarray()
     axes = series.axes
     if "S" in axes and not axes.endswith("S"):  # planar (separate) samples
@@ -85,6 +89,37 @@ def _check_size(series, page, limits):
     chunks = int(np.prod(page.chunked, dtype=object)) * int(np.prod(page.chunks, dtype=object))
     check_samples(pages * chunks, f"decoding the TIFF's {'tiles' if page.is_tiled else 'strips'} "
                   f"of {'x'.join(map(str, page.chunks))}", limits)
+
+
+def _check_jpeg_chunks(fh, pages, chunks):
+    """Refuse JPEG strips or tiles whose own header declares more pixels than
+    the chunk they fill: the decoder allocates what the JPEG header says."""
+    for page in pages:
+        for offset, count in zip(page.dataoffsets, page.databytecounts):
+            size = _jpeg_size(fh, offset, count)
+            if size and size[0] * size[1] > chunks[0] * chunks[1]:
+                raise ImageReadError(
+                    f"a JPEG strip or tile declares {size[1]}x{size[0]} pixels, more than "
+                    f"the {chunks[1]}x{chunks[0]} it fills (a decompression bomb?)")
+
+
+def _jpeg_size(fh, offset, count, markers=64):
+    """(height, width) of a JPEG's frame header, walking the segments (at most
+    `markers`) from its start; None when there is none to find."""
+    end, pos = offset + count, offset + 2
+    fh.seek(offset)
+    if fh.read(2) != b"\xff\xd8":
+        return None
+    for _ in range(markers):
+        fh.seek(pos)
+        head = fh.read(9)
+        if pos + 4 > end or len(head) < 4 or head[0] != 0xFF:
+            return None
+        marker, length = head[1], struct.unpack(">H", head[2:4])[0]
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # SOFn
+            return struct.unpack(">HH", head[5:9]) if len(head) == 9 else None
+        pos += 2 + length
+    return None
 
 
 def _apply_colormap(indices, colormap):

@@ -9,6 +9,7 @@ import pytest
 import tifffile
 from PIL import Image
 from test_cli import camera, run
+from test_png import encode_test_png
 
 from ssimfast._images import ImageReadError, Limits, read_image
 
@@ -40,12 +41,16 @@ def test_pillow_gets_only_the_format_of_the_signature(tmp_path):
             read_image(tmp_path / name, limits=Limits(max_pixels=1000))
 
 
-def test_16_bit_pgm_is_uint16(tmp_path):
+def test_16_bit_pgm_and_ppm_are_uint16(tmp_path):
     rng = np.random.default_rng(0)
     values = rng.integers(0, 65536, (16, 16)).astype(">u2")
     (tmp_path / "x.pgm").write_bytes(b"P5\n16 16\n65535\n" + values.tobytes())
     got = read_image(tmp_path / "x.pgm").array
     assert got.dtype == np.uint16 and np.array_equal(got, values)
+    rgb = rng.integers(0, 65536, (16, 8, 3)).astype(">u2")
+    (tmp_path / "x.ppm").write_bytes(b"P6\n8 16\n65535\n" + rgb.tobytes())
+    got = read_image(tmp_path / "x.ppm")
+    assert got.colour and got.array.dtype == np.uint16 and np.array_equal(got.array, rgb)
 
 
 def test_tiff_limits_count_samples_and_tiles(tmp_path):
@@ -57,6 +62,24 @@ def test_tiff_limits_count_samples_and_tiles(tmp_path):
                      compression="zlib")
     with pytest.raises(ImageReadError, match="tiles of 1024x1024 is 1,048,576 samples"):
         read_image(tmp_path / "tile.tif", limits=Limits(max_pixels=10000))
+
+
+def test_a_jpeg_strip_declaring_more_than_its_strip_is_refused(tmp_path):
+    tifffile.imwrite(tmp_path / "j.tif", camera(16), compression="jpeg")
+    data = bytearray((tmp_path / "j.tif").read_bytes())
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5:sof + 9] = (2000).to_bytes(2, "big") * 2
+    (tmp_path / "j.tif").write_bytes(bytes(data))
+    with pytest.raises(ImageReadError, match="declares 2000x2000 pixels, more than the 16x16"):
+        read_image(tmp_path / "j.tif")
+
+
+def test_libpng_messages_keep_the_chunk_names(tmp_path):
+    data = bytearray(encode_test_png(camera(16)))
+    data[data.index(b"IEND") - 5] ^= 1  # the last byte of the IDAT chunk's CRC
+    (tmp_path / "crc.png").write_bytes(bytes(data))
+    with pytest.raises(ImageReadError, match="IDAT: CRC error"):
+        read_image(tmp_path / "crc.png")
 
 
 def test_tiff_photometric_gives_the_png_array(tmp_path):
