@@ -1,24 +1,28 @@
 """Reading image files for the command-line tool (the `cli` extra).
 
-Each format has one reader, so a file gives the same array whatever it holds:
+The first 64 bytes choose the reader by the format's signature; a file with
+none of the documented formats' is refused without reading further. Each
+format has one reader, so a picture gives the same array whatever holds it:
 
 - PNG: imagecodecs (libpng), which decodes with the GIL released, so a thread
   pool decodes a directory on every core. Every kind of PNG goes through it:
   1-, 2- and 4-bit gray become uint8 (scaled to 0-255), 8-bit stays uint8, 16-bit
   stays uint16 (gray or colour, interlaced or not), palettes become RGB.
-- TIFF: tifffile, which keeps 16-bit, float and multi-page data (pages become the
-  first axis of a volume).
-- Everything else: Pillow (JPEG, WebP, BMP, GIF, ...; the first frame of
-  animations).
+- TIFF: tifffile (`_tiff_reader`), which keeps 16-bit, float and multi-page data
+  (pages become the first axis of a volume), with the photometric
+  interpretation applied.
+- JPEG, JPEG 2000, WebP, BMP, GIF, PNM: Pillow (`_pillow_reader`), given only
+  the plugin the signature names; the first frame of animations.
 
-Alpha channels are dropped: SSIM compares the colour or gray values.
+Alpha channels are dropped: SSIM compares the colour or gray values. Floats
+with NaN or infinite values are refused (their SSIM is NaN).
 
-Limits are checked from the header, before any decoding: `Limits.max_pixels`
-(Pillow's default, about 89.5 megapixels; for a volume, all its pages) and
-`Limits.max_pages` for multi-page TIFF. libpng inflates into the rows the header
-announces, so memory stays bounded by the header's size; compressed data beyond
-the last row is inflated and dropped (time proportional to the file's size).
-Special files (FIFOs, devices, sockets) are refused without being opened.
+Limits are checked from the headers, before any decoding (`_image_limits`):
+pixels, samples and the samples tiles or strips decode, `Limits.max_pages`
+page headers at most, and a PNG (read whole, for libpng) larger than its
+header's pixels could need is refused before it is read. TIFF and Pillow read
+the open file as they need it. Special files (FIFOs, devices, sockets) are
+refused without being opened.
 """
 import importlib
 import os
