@@ -8,6 +8,7 @@ inverted to MinIsBlack, 1-, 2- and 4-bit gray become 0-255 as PNG's, planar
 RGB becomes (..., 3). CMYK and other interpretations have no exact conversion
 to RGB and are refused by name.
 """
+import logging
 import struct
 
 import numpy as np
@@ -15,6 +16,10 @@ import numpy as np
 from ssimfast._image_limits import (ImageReadError, check_pixels, check_samples, drop_alpha)
 
 __all__ = ["read_tiff"]
+
+# tifffile logs damage it works around (a circular page chain...) to stderr
+# through logging's last resort: the command prints only its own messages.
+logging.getLogger("tifffile").addHandler(logging.NullHandler())
 
 _MINISWHITE, _MINISBLACK, _RGB, _PALETTE, _SEPARATED, _YCBCR = 0, 1, 2, 3, 5, 6
 _JPEG = (6, 7)  # old-style and new-style JPEG compression
@@ -49,12 +54,19 @@ def read_tiff(tifffile, fh, limits):
 
 def _check_pages(tif, limits):
     """Refuse more than --max-pages pages, reading the page headers up to the
-    limit only (len(tif.pages) would follow the whole chain)."""
+    limit only (len(tif.pages) would follow the whole chain; tif.pages[i] past
+    a circular chain returns a page at the wrong place). A chain that loops
+    back is left to tifffile, which cuts it."""
     if not limits.max_pages:
         return
-    try:
-        tif.pages[limits.max_pages]
-    except IndexError:
+    seen = set()
+    for index, page in enumerate(tif.pages):
+        if index == limits.max_pages:
+            break
+        if page.offset in seen:
+            return
+        seen.add(page.offset)
+    else:
         return
     raise ImageReadError(
         f"the TIFF file has more than {limits.max_pages:,} pages, above the limit of "

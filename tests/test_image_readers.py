@@ -114,3 +114,16 @@ def test_a_fifo_in_file_mode_is_refused_without_opening_it(tmp_path):
     for a, b in (("fifo.png", "b.png"), ("b.png", "fifo.png"), ("fifo.y4m", "fifo.y4m")):
         proc = run("compare", a, b, cwd=tmp_path, check_code=1, timeout=60)
         assert ": a FIFO (named pipe), not a regular file" in proc.stderr
+
+
+def test_tifffile_log_lines_do_not_reach_stderr(tmp_path):
+    # Pages whose chain loops back to the first: tifffile cuts it, and logs.
+    tifffile.imwrite(tmp_path / "loop.tif", np.stack([camera(16)] * 3), photometric="minisblack")
+    with tifffile.TiffFile(tmp_path / "loop.tif") as tif:
+        first, *_, last = (page.offset for page in tif.pages)
+    data = bytearray((tmp_path / "loop.tif").read_bytes())
+    entries = int.from_bytes(data[last:last + 2], "little")
+    data[last + 2 + 12 * entries:last + 6 + 12 * entries] = first.to_bytes(4, "little")
+    (tmp_path / "loop.tif").write_bytes(bytes(data))
+    proc = run("compare", "loop.tif", "loop.tif", "--win-size", 3, cwd=tmp_path, check_code=0)
+    assert proc.stderr == ""
