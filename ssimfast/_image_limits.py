@@ -62,13 +62,13 @@ def check_samples(samples, what, limits):
             f"({SAMPLES_PER_PIXEL} per pixel of --max-pixels; a decompression bomb?); {_RAISE_IT}")
 
 
-def check_file_size(size, raw_bytes, what):
-    """Refuse, before reading it, a file far larger than the pixels its header
-    declares (`raw_bytes` decoded) could need."""
+def check_file_size(size, raw_bytes, what, subject="the file is"):
+    """Refuse, before reading it, a file (or its data) far larger than the pixels
+    its header declares (`raw_bytes` decoded) could need."""
     top = 2 * raw_bytes + _FILE_SLACK
     if size > top:
         raise ImageReadError(
-            f"the file is {size:,} bytes, more than {what} could need ({top:,} bytes at most): "
+            f"{subject} {size:,} bytes, more than {what} could need ({top:,} bytes at most): "
             "not read")
 
 

@@ -141,7 +141,7 @@ def _decode(fh, size, limits):
     if formats is None:
         raise ImageReadError(f"not an image file ({_FORMATS}; unknown format, or the file "
                              "is damaged)")
-    return read_pillow(_import("PIL.Image", "this format"), fh, formats, limits)
+    return read_pillow(_import("PIL.Image", "this format"), fh, size, formats, limits)
 
 
 def _import(name, what):

@@ -9,16 +9,18 @@ import warnings
 
 import numpy as np
 
-from ssimfast._image_limits import (ImageReadError, Loaded, check_pixels, check_samples,
-                                    drop_alpha)
+from ssimfast._image_limits import (ImageReadError, Loaded, check_file_size, check_pixels,
+                                    check_samples, drop_alpha)
 
 __all__ = ["read_pillow"]
 
+_ANIMATED = ("GIF", "WEBP")
 _CONVERTED = frozenset(("1", "P", "PA", "CMYK", "YCbCr", "LAB", "HSV", "La", "RGBa", "RGBX"))
 
 
-def read_pillow(Image, fh, formats, limits):
-    """The first frame of the open file `fh`, with only `formats`' plugins."""
+def read_pillow(Image, fh, size, formats, limits):
+    """The first frame of the open file `fh` (of `size` bytes), with only
+    `formats`' plugins."""
     # Pillow's own bomb check at our limit (the same for every call of a run):
     # it refuses above twice the limit; ours below refuses what it only warns about.
     Image.MAX_IMAGE_PIXELS = limits.max_pixels or None
@@ -37,7 +39,10 @@ def read_pillow(Image, fh, formats, limits):
         width, height = im.size
         what = f"the image's {width}x{height}"
         check_pixels(width * height, what, limits)
-        check_samples(width * height * len(im.getbands()), what, limits)
+        samples = width * height * len(im.getbands())
+        check_samples(samples, what, limits)
+        if formats[0] not in _ANIMATED:  # (other frames are not read)
+            check_file_size(size, 2 * samples, f"its {width}x{height} pixels")
         ppm = _ppm_16bit_colour(im, fh)
         if ppm is not None:
             return Loaded(ppm, True)

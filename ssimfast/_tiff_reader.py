@@ -13,7 +13,8 @@ import struct
 
 import numpy as np
 
-from ssimfast._image_limits import (ImageReadError, check_pixels, check_samples, drop_alpha)
+from ssimfast._image_limits import (ImageReadError, check_file_size, check_pixels, check_samples,
+                                    drop_alpha)
 
 __all__ = ["read_tiff"]
 
@@ -101,6 +102,10 @@ def _check_size(series, page, limits):
     chunks = int(np.prod(page.chunked, dtype=object)) * int(np.prod(page.chunks, dtype=object))
     check_samples(pages * chunks, f"decoding the TIFF's {'tiles' if page.is_tiled else 'strips'} "
                   f"of {'x'.join(map(str, page.chunks))}", limits)
+    # The compressed data are read whole before decoding: no more than they could need.
+    stored = sum(sum(frame.databytecounts) for frame in series.pages)
+    check_file_size(stored, pages * chunks * max(1, page.bitspersample // 8),
+                    f"its {'x'.join(map(str, spatial))} pixels", "the TIFF's pixel data are")
 
 
 def _check_jpeg_chunks(fh, pages, chunks):

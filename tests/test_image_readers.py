@@ -28,6 +28,24 @@ def test_a_file_far_larger_than_its_header_needs_is_not_read(tmp_path):
         read_image(path)
 
 
+def test_data_far_larger_than_the_header_needs_are_not_read(tmp_path):
+    Image.fromarray(camera(8)).save(tmp_path / "x.jpg")
+    tifffile.imwrite(tmp_path / "x.tif", camera(8))
+    with tifffile.TiffFile(tmp_path / "x.tif") as tif:
+        tag = tif.pages[0].tags["StripByteCounts"]
+        assert tag.dtype == 4  # LONG, stored in the tag
+        where = tag.valueoffset
+    data = bytearray((tmp_path / "x.tif").read_bytes())
+    data[where:where + 4] = (64 << 20).to_bytes(4, "little")  # a LONG strip byte count
+    (tmp_path / "x.tif").write_bytes(bytes(data))
+    for name, match in (("x.jpg", "the file is 67,108,864 bytes"),
+                        ("x.tif", "pixel data are 67,108,864 bytes")):
+        with open(tmp_path / name, "r+b") as f:
+            f.truncate(64 << 20)
+        with pytest.raises(ImageReadError, match=match + ", more than its 8x8 pixels"):
+            read_image(tmp_path / name)
+
+
 def test_pillow_gets_only_the_format_of_the_signature(tmp_path):
     # An ICO whose directory claims 16x16 but holds a 64x64 PNG; an EPS.
     buf = io.BytesIO()
