@@ -103,7 +103,7 @@ def _check_size(series, page, limits):
     check_samples(pages * chunks, f"decoding the TIFF's {'tiles' if page.is_tiled else 'strips'} "
                   f"of {'x'.join(map(str, page.chunks))}", limits)
     # The compressed data are read whole before decoding: no more than they could need.
-    stored = sum(sum(frame.databytecounts) for frame in series.pages)
+    stored = sum(sum(frame.databytecounts) for frame in series.pages if frame is not None)
     check_file_size(stored, pages * chunks * max(1, page.bitspersample // 8),
                     f"its {'x'.join(map(str, spatial))} pixels", "the TIFF's pixel data are")
 
@@ -111,7 +111,7 @@ def _check_size(series, page, limits):
 def _check_jpeg_chunks(fh, pages, chunks):
     """Refuse JPEG strips or tiles whose own header declares more pixels than
     the chunk they fill: the decoder allocates what the JPEG header says."""
-    for page in pages:
+    for page in filter(None, pages):
         for offset, count in zip(page.dataoffsets, page.databytecounts):
             size = _jpeg_size(fh, offset, count)
             if size and size[0] * size[1] > chunks[0] * chunks[1]:
