@@ -10,6 +10,7 @@ caller keeps, whatever the length of the file. Compressed videos (.mp4, .mkv,
 import mmap
 import os
 import re
+import stat
 from fractions import Fraction
 
 import numpy as np
@@ -61,8 +62,11 @@ def is_video_path(path):
 
 
 def is_y4m(path):
-    """True if the file starts with the Y4M signature."""
+    """True if the file starts with the Y4M signature (a special file is not
+    opened: opening a FIFO blocks until a writer comes)."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return False
         with open(path, "rb") as f:
             return f.read(len(_Y4M_MAGIC)) == _Y4M_MAGIC
     except OSError:
