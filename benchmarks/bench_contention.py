@@ -2,6 +2,7 @@
 
     python benchmarks/bench_contention.py            # idle, cores and 2 x cores busy processes
     python benchmarks/bench_contention.py --quick    # fewer rounds, smaller cases
+    python benchmarks/bench_contention.py --cases RGB,threads --loads 0,2   # some rows only
 
 For each load (none; N busy processes `python -c "while True: pass"` for
 N = cores and 2 x cores, started and stopped here, also on Ctrl-C or an error)
@@ -199,6 +200,9 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=None, help="rounds per load (default 3; 2 with --quick)")
     parser.add_argument("--loads", default=None,
                         help="comma-separated busy-process counts (default: 0,cores,2*cores)")
+    parser.add_argument("--cases", default=None,
+                        help="comma-separated words: time only the cases whose name holds one "
+                             "(e.g. RGB,threads,Gaussian)")
     parser.add_argument("--json", metavar="FILE", default=str(HERE / "results" / "contention.json"),
                         help="where to write the results (default: benchmarks/results/contention.json)")
     parser.add_argument("--md", metavar="FILE", default=str(HERE / "results" / "contention.md"),
@@ -210,6 +214,11 @@ def main(argv=None):
     rounds = args.rounds or (2 if args.quick else 3)
     budget = 0.05 if args.quick else 0.15
     cases = _pairs(args.quick)
+    if args.cases:
+        words = [w.strip().lower() for w in args.cases.split(",") if w.strip()]
+        cases = {k: v for k, v in cases.items() if any(w in k.lower() for w in words)}
+        if not cases:
+            parser.error(f"no case matches --cases {args.cases!r}")
     info = header_info(args.quick, rounds)
     info.update(cores=cores, fast_ssim=_version("fast-ssim") if fast_ssim is not None else None,
                 command=" ".join([Path(sys.executable).name] + sys.argv))

@@ -32,7 +32,8 @@ from ssimfast import __version__
 from ssimfast._cli_options import add_limit_arguments, add_metric_arguments, add_ssim_arguments, \
     api_to_options, non_negative_int, ssim_keywords
 from ssimfast._depth import convert_depth
-from ssimfast._images import ImageReadError, Limits, Loaded, is_image_file, read_image, to_gray
+from ssimfast._images import (ImageReadError, Limits, Loaded, is_image_file, read_image,
+                              special_file_kind, to_gray)
 from ssimfast._outputs import OutputRefused, check_output, replacing
 from ssimfast._psnr import peak_signal_noise_ratio
 from ssimfast._rows import FIELDS, PSNR_FIELDS, OutputError, OutputLock, Rows, RowsError, \
@@ -196,7 +197,7 @@ def _add_directory_options(compare):
 def _options(args):
     """structural_similarity keywords from the command line: those given."""
     options = ssim_keywords(args)
-    if args.bits is not None:
+    if args.bits is not None and not args.depth:  # (with --depth: the values' bits)
         options["bits"] = args.bits
     if args.preset is not None:
         options["preset"] = args.preset
@@ -274,6 +275,13 @@ def _run_compare(args):
         raise UsageError(f"compare takes two files or two directories; {args.a} is a "
                          f"{'directory' if a_dir else 'file'} but {args.b} is a "
                          f"{'directory' if b_dir else 'file'}")
+    kind = None
+    for path in () if a_dir else (args.a, args.b):  # before anything opens them
+        with contextlib.suppress(OSError):  # (the reader says why it cannot)
+            kind = special_file_kind(os.stat(path).st_mode)
+        if kind:
+            raise InputError(f"cannot read {path}: {kind}, not a regular file: skipped "
+                             "without opening it")
     if not (a_dir or b_dir) and is_video_pair(args):
         return _run_video_pair(args)
     if not a_dir:
@@ -285,10 +293,6 @@ def _run_compare(args):
         check_image_usage(args)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    if args.depth and args.bits is not None:
-        raise UsageError(f"pass --depth or --bits, not both: after --depth {args.depth} the "
-                         f"images hold {args.depth}-bit values, whose range is "
-                         f"{(1 << args.depth) - 1}")
     return _run_directories(args) if a_dir else _run_files(args)
 
 
@@ -311,9 +315,11 @@ def _load_pair(path_a, path_b, args):
     a, b = (_load(path, args) for path in (path_a, path_b))
     converted = []
     if args.depth:
-        converted = [f"{escape_name(path)} from {im.array.dtype}" for path, im in
-                     ((path_a, a), (path_b, b)) if im.array.dtype.itemsize * 8 != args.depth]
-        a, b = (_to_depth(path, im, args.depth) for path, im in ((path_a, a), (path_b, b)))
+        converted = [f"{escape_name(path)} from {im.array.dtype}" + (
+                     f" ({_source_bits(im, args)}-bit values)" if _source_bits(im, args) <
+                     im.array.dtype.itemsize * 8 else "") for path, im in ((path_a, a), (path_b, b))
+                     if _source_bits(im, args) != args.depth]
+        a, b = (_to_depth(path, im, args) for path, im in ((path_a, a), (path_b, b)))
     if args.gray:  # after --depth: both files' luma rounded at the same depth
         a, b = (Loaded(to_gray(im.array), False) if im.colour else im for im in (a, b))
     shown = f"{escape_name(path_a)} is {_describe(a)} but {escape_name(path_b)} is {_describe(b)}"
@@ -338,9 +344,21 @@ def _load(path, args):
         raise InputError(escape_name(str(exc))) from None
 
 
-def _to_depth(path, loaded, depth):
+def _source_bits(loaded, args):
+    width = loaded.array.dtype.itemsize * 8
+    return min(args.bits, width) if args.bits else width
+
+
+def _to_depth(path, loaded, args):
+    array = loaded.array
+    if args.bits is None and array.dtype.kind == "u" and array.dtype.itemsize > 1:
+        held = max(int(array.max(initial=0)), 1).bit_length()
+        if held < array.dtype.itemsize * 8:  # (warnings: one line per distinct text)
+            warnings.warn(f"--depth {args.depth} converts {array.dtype} images as "
+                          f"{array.dtype.itemsize * 8}-bit data, but values of some fit in "
+                          f"{held} bits: if the data are {held}-bit, pass --bits {held} too")
     try:
-        return loaded._replace(array=convert_depth(loaded.array, depth))
+        return loaded._replace(array=convert_depth(array, args.depth, args.bits))
     except ValueError as exc:
         raise InputError(f"{escape_name(path)}: {exc}") from None
 

@@ -11,7 +11,8 @@ from. Tools that truncate instead (v >> 8: libvips' cast with shift, libpng's
 png_set_strip_16, Pillow on 16-bit colour PNG) give levels up to 1 lower.
 
 N is the width of the array's dtype (uint8: 8, uint16: 16, uint32: 32): a file
-holds no more reliable statement of its depth.
+holds no more reliable statement of its depth. The caller may say that the
+values hold fewer bits (`--bits 12 --depth 8`: 12-bit data in 16-bit files).
 """
 import functools
 
@@ -23,22 +24,30 @@ DEPTHS = (8, 16)
 _DTYPES = {8: np.dtype(np.uint8), 16: np.dtype(np.uint16)}
 
 
-def convert_depth(array, depth):
+def convert_depth(array, depth, bits=None):
     """`array` as `depth`-bit values (uint8 or uint16): itself when its dtype has
-    that depth already. ValueError for dtypes that have no bit depth to convert
-    from (floats, signed or wider than 32-bit integers)."""
+    that depth already. `bits`: the values' bits, when fewer than the dtype's
+    (a dtype narrower than `bits` holds its own width). ValueError for dtypes that
+    have no bit depth to convert from (floats, signed or wider than 32-bit
+    integers), and for values that do not fit in `bits`."""
     dtype = array.dtype
     if dtype.kind != "u" or dtype.itemsize > 4:
         why = ("floating-point values have no bit depth (compare them with --data-range R)"
                if dtype.kind == "f" else "it has no agreed scaling to other depths")
         raise ValueError(f"--depth converts unsigned integer images (8, 16 or 32 bits), but "
                          f"this one is {dtype}: {why}")
-    bits = dtype.itemsize * 8
-    if bits == depth:
-        return array
-    if bits <= 16:
-        return _table(bits, depth)[array]
-    return _scale(array.astype(np.uint64), bits, depth)  # uint32: below 2**50, exact
+    width = dtype.itemsize * 8
+    source = min(bits, width) if bits else width
+    if source < width:
+        high = int(array.max(initial=0))
+        if high >> source:
+            raise ValueError(f"--bits {bits} says the values hold {bits} bits, but they go up "
+                             f"to {high}")
+    if source == depth:
+        return array.astype(_DTYPES[depth], copy=False)
+    if source <= 16:
+        return _table(source, depth)[array]
+    return _scale(array.astype(np.uint64), source, depth)  # uint32: below 2**50, exact
 
 
 @functools.lru_cache(maxsize=None)

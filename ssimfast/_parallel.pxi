@@ -21,6 +21,10 @@ cdef extern from "_pool.h" nogil:
     int ssimfast_pool_init() noexcept
     void ssimfast_pool_run(ssimfast_task task, void* ctx, Py_ssize_t n, Py_ssize_t chunk,
                            int workers) noexcept
+    void ssimfast_pool_run_stealing(ssimfast_task task, void* ctx, Py_ssize_t n,
+                                    Py_ssize_t chunk, int workers) noexcept
+    Py_ssize_t ssimfast_pool_stolen() noexcept
+    void ssimfast_pool_delay_helpers(int us) noexcept
     int ssimfast_pool_helpers() noexcept
     int ssimfast_pool_cap() noexcept
     Py_ssize_t ssimfast_pool_helper_chunks() noexcept
@@ -69,6 +73,18 @@ def pool_helper_chunks():
     """Chunks of work the pool's helpers have run in this process (for tests:
     how much of the work did not fall to the calling threads)."""
     return ssimfast_pool_helper_chunks()
+
+
+def pool_stolen():
+    """Items the calling threads took from helpers' chunks in this process (for
+    tests: how often a caller did not wait for a late helper)."""
+    return ssimfast_pool_stolen()
+
+
+def _pool_delay_helpers(int microseconds):
+    """Tests: helpers sleep this long after taking a chunk of a job that allows
+    stealing, as if the OS had preempted them (0: no delay)."""
+    ssimfast_pool_delay_helpers(max(0, microseconds))
 
 
 def _pool_refuse_threads(bint refuse):

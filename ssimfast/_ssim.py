@@ -24,7 +24,7 @@ from ssimfast._extension import kernels
 from ssimfast._ffmpeg import ffmpeg_ssim, ffmpeg_ssim_map
 from ssimfast._presets import box_downsample
 
-__all__ = ["run", "score", "Params", "ssim_sum", "kernel_inputs", "kernel_dtype", "kernel_taps",
+__all__ = ["run", "score", "Params", "ssim_sum", "ssim_sums_2d", "kernel_inputs", "kernel_dtype", "kernel_taps",
            "sums_are_exact", "unit_taps", "uniform_taps", "gaussian_taps", "IDENTITY", "NONE",
            "MIN_PIXELS_PER_THREAD"]
 
@@ -91,16 +91,12 @@ def score(im1, im2, setup, full, gradient):
         mssim = np.float64(_ssim_single(x, y, params, S, G))
     else:
         at = functools.partial(slice_at_axis, axis=channel_axis)
-        means = [
-            _ssim_single(
-                x[at(ch)],
-                y[at(ch)],
-                params,
-                None if S is None else S[at(ch)],
-                None if G is None else G[at(ch)],
-            )
-            for ch in range(im1.shape[channel_axis])
-        ]
+        channels = [(x[at(ch)], y[at(ch)], None if S is None else S[at(ch)],
+                     None if G is None else G[at(ch)]) for ch in range(im1.shape[channel_axis])]
+        if x.ndim <= 3:  # channels of 1-D or 2-D: one kernel call for all
+            means = [total / count for total, count in ssim_sums_2d(channels, params)]
+        else:
+            means = [_ssim_single(a, b, params, s, g) for a, b, s, g in channels]
         # As scikit-image: per-channel means stored in the float type, then averaged.
         mssim = np.asarray(means, dtype=float_type).mean()
 
@@ -184,6 +180,45 @@ def _ssim_single(x, y, p, S, G):
     """Mean SSIM of one channel; fills S (the map) and G (the gradient) if given."""
     total, count = ssim_sum(x, y, p, S, G)
     return total / count
+
+
+def _as_2d(x, y, S, G, p):
+    """ssim_sum's 2-D case: (x, y, S, G, taps per axis, crops per axis), a 1-D
+    signal as a 1 x n image with no filtering along axis 0."""
+    if x.ndim == 1:
+        return (x[np.newaxis], y[np.newaxis], None if S is None else S[np.newaxis],
+                None if G is None else G[np.newaxis], [IDENTITY, p.taps], [0, p.crop])
+    return x, y, S, G, [p.taps] * 2, [p.crop] * 2
+
+
+def ssim_sums_2d(pairs, p):
+    """ssim_sum of several 1-D or 2-D pairs (x, y, S, G) of one kernel dtype,
+    in one kernel call (kernels.ssim_2d_multi: one job of the thread pool for
+    all): [(sum, count)], each bit-identical to ssim_sum's."""
+    if not pairs:
+        return []
+    spatial = pairs[0][0].ndim
+    pairs = [_as_2d(*pair, p) for pair in pairs]
+    taps, crops = pairs[0][4], pairs[0][5]
+    if p.exact:
+        stat_taps, scale = _unit_kernel_taps_of(spatial, p.taps.shape[0])
+    else:
+        stat_taps, scale = taps, 1.0
+    tmaps = [NONE[3] if G is None else np.empty((3,) + x.shape) for x, _, _, G, _, _ in pairs]
+    totals = np.empty(len(pairs))
+    pixels = sum(x.size for x, *_ in pairs)
+    kernels.ssim_2d_multi([x for x, *_ in pairs], [y for _, y, *_ in pairs],
+                          stat_taps[0], stat_taps[1], crops[0], crops[1], scale,
+                          p.c1, p.c2, p.cov_norm,
+                          [NONE[2] if S is None else S for _, _, S, *_ in pairs], tmaps,
+                          p.n_threads if pixels >= MIN_PIXELS_PER_THREAD else 1, p.exact, totals)
+    out = []
+    for (x, y, _, G, _, _), t, total in zip(pairs, tmaps, totals):
+        if G is not None:
+            _gradient(x, y, t, taps, p.n_threads, out=G)
+        out.append((float(total), max(0, x.shape[0] - 2 * crops[0]) *
+                    max(0, x.shape[1] - 2 * crops[1])))
+    return out
 
 
 def ssim_sum(x, y, p, S, G):

@@ -1,6 +1,9 @@
 # The 2-D kernels: ssim_2d (one pass over rows, a ring of statistics or
-# sliding sums) and ssim_2d_batch (a stack of pairs, one pair per chunk).
+# sliding sums), ssim_2d_multi (several pairs in one job) and ssim_2d_batch (a
+# stack of pairs, one pair per chunk).
 # Part of the kernel modules (see _module.pxi).
+
+from libc.stdint cimport uint16_t, int16_t, int32_t, int64_t
 
 # ---------------------------------------------------------------------------
 # 2-D (and 1-D as 1 x n): one pass over rows
@@ -148,6 +151,7 @@ cdef struct _Ssim2dArgs:
     bint direct, want_map, running, single
     double* tbase
     Py_ssize_t lo, hi, plo, phi, slo, shi
+    Py_ssize_t clo, chi, ngroups, npanels
     double scale, c1, c2, cov_norm
 
 
@@ -198,6 +202,144 @@ cdef void _ssim_2d_groups(void* args, Py_ssize_t qlo, Py_ssize_t qhi, int tid,
                 _sum_more(srow, a.slo, a.shi, a.partial + 4 * (i + t))
 
 
+cdef int _ssim_2d_setup(_Ssim2dArgs* a, const pixel_t[:, :] x, const pixel_t[:, :] y,
+                        const double[::1] taps0, const double[::1] taps1,
+                        Py_ssize_t row_lo, Py_ssize_t row_hi, Py_ssize_t crop1,
+                        double scale, double c1, double c2, double cov_norm,
+                        double[:, :] smap, double[:, :, ::1] tmaps, bint running,
+                        str kernel) except -1:
+    """Checks one pair's arguments (as ssim_2d documents them) and fills `a`,
+    all but its scratch (work, partial, tags, last_row: _ssim_2d_attach)."""
+    cdef Py_ssize_t H = x.shape[0], W = x.shape[1]
+    cdef Py_ssize_t n0 = taps0.shape[0], n1 = taps1.shape[0], r1 = n1 // 2
+    _check(y.shape[0] == H and y.shape[1] == W, kernel, "x and y differ in shape")
+    _check_axis(H, n0, 0, kernel, 0)
+    _check_axis(W, n1, crop1, kernel, 1)
+    # (An empty range sums nothing, wherever it is: a band's rows may lie in its halo.)
+    if not (row_lo >= row_hi or (row_lo >= 0 and row_hi <= H)):
+        _check(False, kernel, f"rows {row_lo}..{row_hi} are not in 0..{H}")
+    _check(smap.shape[0] == 0 or (smap.shape[0] == H and smap.shape[1] == W),
+           kernel, "smap must be (H, W) or empty")
+    _check(tmaps.shape[0] == 0 or (tmaps.shape[0] == 3 and tmaps.shape[1] == H
+                                   and tmaps.shape[2] == W),
+           kernel, "tmaps must be (3, H, W) or empty")
+    a.want_map = smap.shape[0] > 0
+    cdef bint want_grad = tmaps.shape[0] > 0
+    cdef bint every_pixel = a.want_map or want_grad
+    # Mean only: just the summed rows and interior columns are computed.
+    a.ilo = 0 if every_pixel else row_lo
+    a.ihi = H if every_pixel else row_hi
+    # (From a multiple of 8, so that rows are processed in whole cache lines;
+    # _inner keeps the summed columns within the row for any crop.)
+    a.clo = _inner(crop1, W, False)
+    a.chi = _inner(crop1, W, True)
+    a.lo = 0 if every_pixel else a.clo // 8 * 8
+    a.hi = W if every_pixel else a.chi
+    # Rows go in groups of G: one at a time with `running` (sliding sums), else
+    # ROWS at a time (_ssim_rows_ring).
+    a.G = 1 if running else ROWS
+    # (None when a crop leaves no rows: ihi < ilo.)
+    a.ngroups = max(0, (a.ihi - a.ilo + a.G - 1) // a.G)
+    # Per-thread scratch: G x 4 padded vertical rows, 4 filtered rows, G SSIM
+    # rows and a cache tagged with the input row each slot holds: with
+    # `running`, max(n0 + 1, 4) rows of each image for strided input (a pixel is
+    # at most one double), else the ring of statistics (_ring_fill). Sizes are
+    # checked in Python integers (_doubles), so that no product overflows.
+    a.vpad = _round_up(r1)  # left room of each v row; keeps v aligned
+    a.vstride = _round_up(_doubles(W + 2 * <object> a.vpad, kernel))
+    a.cache_rows = max(n0 + 1, 4)
+    a.vlen = _doubles(a.G * 4 * <object> a.vstride, kernel)
+    a.hlen = _round_up(_doubles((4 + a.G) * <object> W, kernel))
+    a.per_thread = _doubles(<object> a.vlen + a.hlen + _cache_len(W, n0, running) + 16, kernel)
+    a.ntags = max(n0 + 1, _ring_slots(n0))
+    # The ring path goes down the image once per panel of PANEL columns, from
+    # clo (so that every panel but the last sums a multiple of 4 columns, and
+    # _sum_more gives _sum's bits); `running` keeps no ring and goes once.
+    a.npanels = 1
+    if not running and a.hi - a.clo > PANEL + PANEL // 2:
+        a.npanels = (a.hi - a.clo + PANEL - 1) // PANEL
+    a.xb = <const char*> &x[0, 0]
+    a.yb = <const char*> &y[0, 0]
+    a.xs0 = x.strides[0]
+    a.xs1 = x.strides[1]
+    a.ys0 = y.strides[0]
+    a.ys1 = y.strides[1]
+    a.H = H
+    a.W = W
+    a.row_lo = row_lo
+    a.row_hi = row_hi
+    a.taps0 = &taps0[0]
+    a.n0 = n0
+    a.taps1 = &taps1[0]
+    a.n1 = n1
+    a.sb = <char*> &smap[0, 0] if a.want_map else NULL
+    a.ss0 = smap.strides[0]
+    a.ss1 = smap.strides[1]
+    a.direct = a.want_map and a.ss1 == sizeof(double)
+    a.tbase = &tmaps[0, 0, 0] if want_grad else NULL
+    a.running = running
+    a.single = running and not want_grad and _float_sums_exact(n0, n1)
+    a.scale = scale
+    a.c1 = c1
+    a.c2 = c2
+    a.cov_norm = cov_norm
+    return 0
+
+
+cdef inline void _ssim_2d_attach(_Ssim2dArgs* a, double* work, double* partial,
+                                 Py_ssize_t* tags, Py_ssize_t* last_row) noexcept nogil:
+    """Hands `a` its scratch: per-slot work (a.per_thread doubles each), its
+    rows' partial sums (4 x H, zeroed here), per-slot cache tags and last rows."""
+    a.work = work
+    a.partial = partial
+    a.tags = tags
+    a.last_row = last_row
+    memset(partial, 0, 4 * a.H * sizeof(double))
+
+
+cdef inline bint _ssim_2d_panel(_Ssim2dArgs* a, Py_ssize_t p) noexcept nogil:
+    """Sets panel p's columns: [plo, phi) computed, [slo, shi) summed. False if
+    the pair has no panel p."""
+    if p >= a.npanels:
+        return False
+    a.plo = a.lo if p == 0 else a.clo + p * PANEL
+    a.phi = a.hi if p == a.npanels - 1 else a.clo + (p + 1) * PANEL
+    a.slo = max(a.clo, a.plo)
+    a.shi = min(a.chi, a.phi)
+    return True
+
+
+cdef inline void _empty_slots(Py_ssize_t* tags, Py_ssize_t* last_row, Py_ssize_t ntags,
+                              int n_threads) noexcept nogil:
+    """Empty cache slots and no last row, for every participant."""
+    cdef Py_ssize_t i
+    for i in range(n_threads * ntags):
+        tags[i] = -1
+    for i in range(n_threads):
+        last_row[i] = -2
+
+
+cdef double _ssim_2d_total(_Ssim2dArgs* a, double* rowsums) noexcept nogil:
+    """The sum of rows [row_lo, row_hi), added in row order (so that it does not
+    depend on who computed which row); each row's sum into rowsums if not NULL."""
+    cdef double total = 0.0, row
+    cdef double* partial = a.partial
+    cdef Py_ssize_t i
+    for i in range(a.row_lo, a.row_hi):
+        row = (partial[4 * i] + partial[4 * i + 1]) + (partial[4 * i + 2] + partial[4 * i + 3])
+        total += row
+        if rowsums != NULL:
+            rowsums[i] = row
+    return total
+
+
+cdef inline Py_ssize_t _groups_chunk(_Ssim2dArgs* a, Py_ssize_t ngroups, int n_threads) noexcept nogil:
+    # A chunk is consecutive groups: with `running` a slot slides its sums
+    # from one row to the next within it (and across chunks it happens to
+    # take in a row); the ring path reuses its cached input rows the same way.
+    return _chunk(ngroups, n_threads, 16 if a.running else 2)
+
+
 def ssim_2d(const pixel_t[:, :] x, const pixel_t[:, :] y,
             const double[::1] taps0, const double[::1] taps1,
             Py_ssize_t row_lo, Py_ssize_t row_hi, Py_ssize_t crop1,
@@ -225,145 +367,203 @@ def ssim_2d(const pixel_t[:, :] x, const pixel_t[:, :] y,
 
     Returns the sum over rows row_lo..row_hi-1 and columns crop1..W-crop1-1.
     """
-    cdef Py_ssize_t H = x.shape[0], W = x.shape[1]
-    cdef Py_ssize_t n0 = taps0.shape[0], n1 = taps1.shape[0], r1 = n1 // 2
-    _check(y.shape[0] == H and y.shape[1] == W, "ssim_2d", "x and y differ in shape")
-    _check_axis(H, n0, 0, "ssim_2d", 0)
-    _check_axis(W, n1, crop1, "ssim_2d", 1)
-    # (An empty range sums nothing, wherever it is: a band's rows may lie in its halo.)
-    if not (row_lo >= row_hi or (row_lo >= 0 and row_hi <= H)):
-        _check(False, "ssim_2d", f"rows {row_lo}..{row_hi} are not in 0..{H}")
-    _check(smap.shape[0] == 0 or (smap.shape[0] == H and smap.shape[1] == W),
-           "ssim_2d", "smap must be (H, W) or empty")
-    _check(tmaps.shape[0] == 0 or (tmaps.shape[0] == 3 and tmaps.shape[1] == H
-                                   and tmaps.shape[2] == W),
-           "ssim_2d", "tmaps must be (3, H, W) or empty")
+    cdef _Ssim2dArgs a
+    _ssim_2d_setup(&a, x, y, taps0, taps1, row_lo, row_hi, crop1, scale, c1, c2, cov_norm,
+                   smap, tmaps, running, "ssim_2d")
+    cdef Py_ssize_t H = a.H, p
     _check(rowsums_out.shape[0] in (0, H), "ssim_2d", "rowsums_out must be (H,) or empty")
-    cdef bint want_map = smap.shape[0] > 0
-    cdef bint want_grad = tmaps.shape[0] > 0
-    cdef bint every_pixel = want_map or want_grad
-    # Mean only: just the summed rows and interior columns are computed.
-    cdef Py_ssize_t ilo = 0 if every_pixel else row_lo
-    cdef Py_ssize_t ihi = H if every_pixel else row_hi
-    # (From a multiple of 8, so that rows are processed in whole cache lines;
-    # _inner keeps the summed columns within the row for any crop.)
-    cdef Py_ssize_t clo = _inner(crop1, W, False), chi = _inner(crop1, W, True)
-    cdef Py_ssize_t lo = 0 if every_pixel else clo // 8 * 8
-    cdef Py_ssize_t hi = W if every_pixel else chi
-    # Rows go in groups of G: one at a time with `running` (sliding sums), else
-    # ROWS at a time (_ssim_rows_ring).
-    cdef Py_ssize_t G = 1 if running else ROWS
-    cdef Py_ssize_t ngroups = (ihi - ilo + G - 1) // G
-    # Per-thread scratch: G x 4 padded vertical rows, 4 filtered rows, G SSIM
-    # rows and a cache tagged with the input row each slot holds: with
-    # `running`, max(n0 + 1, 4) rows of each image for strided input (a pixel is
-    # at most one double), else the ring of statistics (_ring_fill). Sizes are
-    # checked in Python integers (_doubles), so that no product overflows.
-    cdef Py_ssize_t vpad = _round_up(r1)  # left room of each v row; keeps v aligned
-    cdef Py_ssize_t vstride = _round_up(_doubles(W + 2 * <object> vpad, "ssim_2d"))
-    cdef Py_ssize_t cache_rows = max(n0 + 1, 4)
-    cdef Py_ssize_t cache_len = _cache_len(W, n0, running)
-    cdef Py_ssize_t vlen = _doubles(G * 4 * <object> vstride, "ssim_2d")
-    cdef Py_ssize_t hlen = _round_up(_doubles((4 + G) * <object> W, "ssim_2d"))
-    cdef Py_ssize_t per_thread = _doubles(<object> vlen + hlen + cache_len + 16, "ssim_2d")
-    n_threads = _workers_for(min(n_threads, ngroups), <double> (ihi - ilo) * (hi - lo))
-    # The ring path goes down the image once per panel of PANEL columns, from
-    # clo (so that every panel but the last sums a multiple of 4 columns, and
-    # _sum_more gives _sum's bits); `running` keeps no ring and goes once.
-    cdef Py_ssize_t npanels = 1
-    if not running and hi - clo > PANEL + PANEL // 2:
-        npanels = (hi - clo + PANEL - 1) // PANEL
+    n_threads = _workers_for(min(n_threads, a.ngroups), <double> (a.ihi - a.ilo) * (a.hi - a.lo))
     # One malloc (not four NumPy arrays: this matters for small images): per
     # thread scratch, cache tags and last row, then each row's partial sums.
-    cdef Py_ssize_t i, q, g, t, p, ntags = max(n0 + 1, _ring_slots(n0))
-    cdef Py_ssize_t plo, phi, slo, shi
     cdef void* block = _scratch(sizeof(double) * _doubles(
-        n_threads * (<object> per_thread + ntags + 1) + 4 * <object> H + 8, "ssim_2d"))
+        n_threads * (<object> a.per_thread + a.ntags + 1) + 4 * <object> H + 8, "ssim_2d"))
     if block == NULL:
-        raise MemoryError(f"ssim_2d: no memory for {n_threads} x {per_thread} doubles of scratch")
+        raise MemoryError(f"ssim_2d: no memory for {n_threads} x {a.per_thread} doubles of scratch")
     cdef double* work = _aligned(block)
-    cdef double* partial = work + n_threads * per_thread  # H x 4, for _sum_more
+    cdef double* partial = work + n_threads * a.per_thread  # H x 4, for _sum_more
     cdef Py_ssize_t* tags = <Py_ssize_t*> (partial + 4 * H)
-    cdef Py_ssize_t* last_row = tags + n_threads * ntags  # per thread
-    memset(partial, 0, 4 * H * sizeof(double))
-    for i in range(n_threads):
-        last_row[i] = -2  # no row yet
-    cdef const char* xb = <const char*> &x[0, 0]
-    cdef const char* yb = <const char*> &y[0, 0]
-    cdef Py_ssize_t xs0 = x.strides[0], xs1 = x.strides[1]
-    cdef Py_ssize_t ys0 = y.strides[0], ys1 = y.strides[1]
-    cdef char* sb = <char*> &smap[0, 0] if want_map else NULL
-    cdef Py_ssize_t ss0 = smap.strides[0], ss1 = smap.strides[1]
-    cdef bint direct = want_map and ss1 == sizeof(double)
-    cdef bint single = running and not want_grad and _float_sums_exact(n0, n1)
-    cdef double total = 0.0, row
-    cdef _Ssim2dArgs a
-    a.xb = xb
-    a.yb = yb
-    a.xs0 = xs0
-    a.xs1 = xs1
-    a.ys0 = ys0
-    a.ys1 = ys1
-    a.H = H
-    a.W = W
-    a.ilo = ilo
-    a.ihi = ihi
-    a.G = G
-    a.row_lo = row_lo
-    a.row_hi = row_hi
-    a.taps0 = &taps0[0]
-    a.n0 = n0
-    a.taps1 = &taps1[0]
-    a.n1 = n1
-    a.vpad = vpad
-    a.vstride = vstride
-    a.vlen = vlen
-    a.hlen = hlen
-    a.cache_rows = cache_rows
-    a.ntags = ntags
-    a.per_thread = per_thread
-    a.work = work
-    a.partial = partial
-    a.tags = tags
-    a.last_row = last_row
-    a.sb = sb
-    a.ss0 = ss0
-    a.ss1 = ss1
-    a.direct = direct
-    a.want_map = want_map
-    a.tbase = &tmaps[0, 0, 0] if want_grad else NULL
-    a.running = running
-    a.single = single
-    a.lo = lo
-    a.hi = hi
-    a.scale = scale
-    a.c1 = c1
-    a.c2 = c2
-    a.cov_norm = cov_norm
-    # A chunk is consecutive groups: with `running` a slot slides its sums
-    # from one row to the next within it (and across chunks it happens to
-    # take in a row); the ring path reuses its cached input rows the same way.
-    cdef Py_ssize_t chunk = _chunk(ngroups, n_threads, 16 if running else 2)
-
+    _ssim_2d_attach(&a, work, partial, tags, tags + n_threads * a.ntags)
+    cdef Py_ssize_t chunk = _groups_chunk(&a, a.ngroups, n_threads)
+    cdef double total
     with nogil:
-        for p in range(npanels):
-            # Columns [plo, phi) computed, [slo, shi) summed.
-            a.plo = lo if p == 0 else clo + p * PANEL
-            a.phi = hi if p == npanels - 1 else clo + (p + 1) * PANEL
-            a.slo = max(clo, a.plo)
-            a.shi = min(chi, a.phi)
-            for i in range(n_threads * ntags):
-                tags[i] = -1  # empty cache slots (a slot holds one panel's columns)
-            ssimfast_pool_run(<ssimfast_task> _ssim_2d_groups[pixel_t], &a, ngroups, chunk,
-                              n_threads)
-
-    for i in range(row_lo, row_hi):
-        row = (partial[4 * i] + partial[4 * i + 1]) + (partial[4 * i + 2] + partial[4 * i + 3])
-        total += row
-        if rowsums_out.shape[0] > 0:
-            rowsums_out[i] = row
+        for p in range(a.npanels):
+            _ssim_2d_panel(&a, p)
+            # (A cache slot holds one panel's columns.)
+            _empty_slots(a.tags, a.last_row, a.ntags, n_threads)
+            ssimfast_pool_run_stealing(<ssimfast_task> _ssim_2d_groups[pixel_t], &a, a.ngroups,
+                                       chunk, n_threads)
+        total = _ssim_2d_total(&a, &rowsums_out[0] if rowsums_out.shape[0] > 0 else NULL)
     _free_scratch(block)
     return total
+
+
+# ---------------------------------------------------------------------------
+# Several 2-D pairs in one job (the channels of an image; planes of a frame)
+# ---------------------------------------------------------------------------
+
+cdef struct _MultiArgs:
+    _Ssim2dArgs* pairs
+    Py_ssize_t* first  # pair k's groups are items first[k] .. first[k + 1] - 1
+    Py_ssize_t npairs, ntags
+    Py_ssize_t* owner  # per slot: the pair its cache holds, or -1
+
+
+cdef void _ssim_2d_multi_groups(void* args, Py_ssize_t lo, Py_ssize_t hi, int tid,
+                                const pixel_t* tag) noexcept nogil:
+    """Items lo .. hi - 1 of ssim_2d_multi's job: groups of rows of one pair or
+    of consecutive pairs, with scratch slot tid."""
+    cdef _MultiArgs* m = <_MultiArgs*> args
+    cdef Py_ssize_t k = 0, e, t, top = m.npairs - 1, mid
+    cdef _Ssim2dArgs* a
+    while k < top:  # the last pair whose first item is at most lo
+        mid = (k + top + 1) // 2
+        if m.first[mid] <= lo:
+            k = mid
+        else:
+            top = mid - 1
+    while lo < hi:
+        while m.first[k + 1] <= lo:
+            k += 1
+        e = min(hi, m.first[k + 1])
+        a = &m.pairs[k]
+        if m.owner[tid] != k:
+            # The slot's cached rows and sliding sums belong to another pair.
+            for t in range(m.ntags):
+                a.tags[tid * m.ntags + t] = -1
+            a.last_row[tid] = -2
+            m.owner[tid] = k
+        _ssim_2d_groups(a, lo - m.first[k], e - m.first[k], tid, tag)
+        lo = e
+
+
+cdef int _ssim_2d_multi(const pixel_t* tag, tuple args, _Ssim2dArgs* pairs) except -1:
+    """ssim_2d_multi for pixel type pixel_t (`tag` only selects it), with
+    ssim_2d_multi's arguments in `args`."""
+    cdef list xs = args[0], ys = args[1], smaps = args[10], tmaps = args[11]
+    cdef const double[::1] taps0 = args[2]
+    cdef const double[::1] taps1 = args[3]
+    cdef Py_ssize_t crop0 = args[4], crop1 = args[5]
+    cdef double scale = args[6], c1 = args[7], c2 = args[8], cov_norm = args[9]
+    cdef int n_threads = args[12]
+    cdef bint running = args[13]
+    cdef double[::1] totals = args[14]
+    cdef Py_ssize_t K = len(xs), k, p, per_thread = 0, rows = 0, items = 0, i
+    cdef double pixels = 0.0
+    cdef const pixel_t[:, :] xv
+    cdef const pixel_t[:, :] yv
+    cdef double[:, :] sv
+    cdef double[:, :, ::1] tv
+    cdef _MultiArgs m
+    views = []  # keeps every buffer acquired until the end
+    for k in range(K):
+        xv = xs[k]
+        yv = ys[k]
+        sv = smaps[k]
+        tv = tmaps[k]
+        _ssim_2d_setup(&pairs[k], xv, yv, taps0, taps1, crop0, xv.shape[0] - crop0, crop1,
+                       scale, c1, c2, cov_norm, sv, tv, running, "ssim_2d_multi")
+        views.append((xv, yv, sv, tv))
+        per_thread = max(per_thread, pairs[k].per_thread)
+        rows += pairs[k].H
+        items += pairs[k].ngroups
+        pixels += <double> pairs[k].ngroups * pairs[k].G * (pairs[k].hi - pairs[k].lo)
+    n_threads = _workers_for(min(n_threads, items), pixels)
+    m.ntags = pairs[0].ntags  # (the same taps for every pair)
+    # Slots' scratch as large as the largest pair needs; then tags, last rows,
+    # owners, each pair's first item and each pair's partial row sums.
+    cdef void* block = _scratch(sizeof(double) * _doubles(
+        n_threads * (<object> per_thread + m.ntags + 2) + K + 1 + 4 * <object> rows + 8,
+        "ssim_2d_multi"))
+    if block == NULL:
+        raise MemoryError(f"ssim_2d_multi: no memory for {n_threads} x {per_thread} doubles")
+    cdef double* work = _aligned(block)
+    cdef Py_ssize_t* tags = <Py_ssize_t*> (work + n_threads * per_thread)
+    cdef Py_ssize_t* last_row = tags + n_threads * m.ntags
+    m.owner = last_row + n_threads
+    m.first = m.owner + n_threads
+    cdef double* partial = <double*> (m.first + K + 1)
+    m.pairs = pairs
+    m.npairs = K
+    cdef Py_ssize_t npanels = 0
+    for k in range(K):
+        pairs[k].per_thread = per_thread
+        _ssim_2d_attach(&pairs[k], work, partial, tags, last_row)
+        partial += 4 * pairs[k].H
+        npanels = max(npanels, pairs[k].npanels)
+    with nogil:
+        # Panels one job after another (a row's panel sums are added in panel
+        # order); within a panel, every pair's groups in one job.
+        for p in range(npanels):
+            m.first[0] = 0
+            for k in range(K):
+                m.first[k + 1] = m.first[k] + (pairs[k].ngroups if _ssim_2d_panel(&pairs[k], p)
+                                               else 0)
+            _empty_slots(tags, last_row, m.ntags, n_threads)
+            for i in range(n_threads):
+                m.owner[i] = -1
+            ssimfast_pool_run_stealing(<ssimfast_task> _ssim_2d_multi_groups[pixel_t], &m,
+                                       m.first[K], _groups_chunk(&pairs[0], m.first[K], n_threads),
+                                       n_threads)
+        for k in range(K):
+            totals[k] = _ssim_2d_total(&pairs[k], NULL)
+    _free_scratch(block)
+    return 0
+
+
+def ssim_2d_multi(xs, ys, const double[::1] taps0, const double[::1] taps1,
+                  Py_ssize_t crop0, Py_ssize_t crop1, double scale, double c1, double c2,
+                  double cov_norm, smaps, tmaps, int n_threads, bint running,
+                  double[::1] totals):
+    """ssim_2d's sum for each of several 2-D pairs (the channels of an image,
+    the planes of a frame), all in one job of the pool: its items are the
+    pairs' groups of rows, so that helpers work on any pair and nobody waits
+    between pairs. totals[k] is bit-identical to ssim_2d's for pair k.
+
+    xs, ys      IN   sequences of K images; xs[k] and ys[k] of one shape
+                     (H_k, W_k), any strides; all of one kernel dtype
+    taps0/1, crop1, scale, c1, c2, cov_norm, running, n_threads  IN  as ssim_2d
+    crop0       IN   border left out of the sum on axis 0 (rows crop0 .. H_k - crop0)
+    smaps       OUT  K maps as ssim_2d's smap (shape (0, 0) if not wanted)
+    tmaps       OUT  K gradient terms as ssim_2d's tmaps (shape (0, 0, 0) if not wanted)
+    totals      OUT  (K,) the sums
+    """
+    xs, ys, smaps, tmaps = list(xs), list(ys), list(smaps), list(tmaps)
+    cdef Py_ssize_t K = len(xs)
+    _check(len(ys) == K and len(smaps) == K and len(tmaps) == K, "ssim_2d_multi",
+           "xs, ys, smaps and tmaps must have the same length")
+    _check(totals.shape[0] == K, "ssim_2d_multi", "totals must be (K,)")
+    if K == 0:
+        return
+    kind = getattr(xs[0], "dtype", None)
+    _check(kind in _MULTI_DTYPES, "ssim_2d_multi", f"no kernel for images of dtype {kind}")
+    cdef _Ssim2dArgs* pairs = <_Ssim2dArgs*> malloc(K * sizeof(_Ssim2dArgs))
+    if pairs == NULL:
+        raise MemoryError(f"ssim_2d_multi: no memory for {K} pairs")
+    args = (xs, ys, taps0, taps1, crop0, crop1, scale, c1, c2, cov_norm, smaps, tmaps,
+            n_threads, running, totals)
+    try:
+        kind = _MULTI_DTYPES[kind]
+        if kind == 0:
+            _ssim_2d_multi(<const uint8_t*> NULL, args, pairs)
+        elif kind == 1:
+            _ssim_2d_multi(<const uint16_t*> NULL, args, pairs)
+        elif kind == 2:
+            _ssim_2d_multi(<const int16_t*> NULL, args, pairs)
+        elif kind == 3:
+            _ssim_2d_multi(<const int32_t*> NULL, args, pairs)
+        elif kind == 4:
+            _ssim_2d_multi(<const int64_t*> NULL, args, pairs)
+        elif kind == 5:
+            _ssim_2d_multi(<const float*> NULL, args, pairs)
+        else:
+            _ssim_2d_multi(<const double*> NULL, args, pairs)
+    finally:
+        free(pairs)
+
+
+# pixel_t's types, in its order, as NumPy dtypes (native byte order).
+_MULTI_DTYPES = {np.dtype(t): i for i, t in enumerate(
+    (np.uint8, np.uint16, np.int16, np.int32, np.int64, np.float32, np.float64))}
 
 
 cdef struct _BatchArgs:

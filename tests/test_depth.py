@@ -131,13 +131,28 @@ def test_directory_rows_and_the_options_record(tmp_path):
     assert "bit depths" in rows["x.png"]["error"] and "--depth 8" in rows["x.png"]["error"]
 
 
+def test_depth_with_bits_converts_n_bit_data_and_warns_without(tmp_path):
+    rng = np.random.default_rng(3)
+    master = (camera(64).astype(np.uint16) * 16 + rng.integers(0, 16, (64, 64))).astype(np.uint16)
+    export = np.round(master / 4095 * 255).astype(np.uint8)  # 12 bits to 8, apart from _depth
+    (tmp_path / "m12.png").write_bytes(encode_test_png(master))
+    Image.fromarray(export).save(tmp_path / "e8.png")
+    proc = run("compare", "m12.png", "e8.png", "--depth", 8, "--bits", 12, "--json",
+               cwd=tmp_path, check_code=0)
+    assert json.loads(proc.stdout)["mean"] == 1.0 and "warning" not in proc.stderr
+    proc = run("compare", "m12.png", "e8.png", "--depth", 8, "--json", cwd=tmp_path,
+               check_code=0)
+    assert "fit in 12 bits: if the data are 12-bit, pass --bits 12 too" in proc.stderr
+    assert json.loads(proc.stdout)["mean"] < 0.9
+    proc = run("compare", "m12.png", "e8.png", "--depth", 8, "--bits", 10, cwd=tmp_path,
+               check_code=1)
+    assert "--bits 10 says the values hold 10 bits, but they go up to" in proc.stderr
+
+
 def test_where_depth_makes_no_sense(tmp_path):
     master, export = _master_and_export()
     (tmp_path / "master.png").write_bytes(encode_test_png(master))
     Image.fromarray(export).save(tmp_path / "export.png")
-    proc = run("compare", "master.png", "export.png", "--depth", 8, "--bits", 12, cwd=tmp_path,
-               check_code=2)
-    assert "pass --depth or --bits, not both" in proc.stderr
     proc = run("compare", "master.png", "export.png", "--depth", 12, cwd=tmp_path, check_code=2)
     assert "invalid choice: 12" in proc.stderr
     tifffile.imwrite(tmp_path / "signed.tif", master.astype(np.int32))
