@@ -6,15 +6,13 @@ and files written through a temporary file in the same folder.
   inputs, and truncating a mapped file kills the process (SIGBUS) and loses it.
 - An existing regular file is refused without --overwrite. Devices and FIFOs
   (/dev/null, /dev/stdout, a pipe) are written in place: there is no file to lose.
-- `replacing(path)` writes a temporary file beside `path` and renames it over
-  `path` at the end, so that a crash leaves the old file or the new one, never
-  half of one.
+- Files are written through `replacing(path)` (see _atomic): a temporary file
+  beside `path`, renamed over it at the end.
 """
-import contextlib
 import os
 import stat
-import tempfile
 
+from ssimfast._atomic import Replacement, replacing, stat_or_none
 from ssimfast._images import is_image_file
 from ssimfast._rows import escape_name
 
@@ -23,12 +21,6 @@ __all__ = ["OutputRefused", "Replacement", "check_output", "replacing"]
 
 class OutputRefused(ValueError):
     """An output that must not be written (a usage error: exit code 2)."""
-
-
-def _stat(path):
-    with contextlib.suppress(OSError, ValueError):
-        return os.stat(path)
-    return None
 
 
 def _inside(path, folder):
@@ -43,7 +35,7 @@ def check_output(option, path, inputs, overwrite, appending=False, label=None):
     without `overwrite` (or `appending`, for --resume). `label`: how a message
     names the output (default: the option)."""
     shown = f"{option} {escape_name(path)}"
-    found = _stat(path)
+    found = stat_or_none(path)
     folder = os.path.dirname(path) or "."
     if found is None and not os.path.isdir(folder):
         named = option if label is None else label
@@ -52,7 +44,7 @@ def check_output(option, path, inputs, overwrite, appending=False, label=None):
     if found is not None and stat.S_ISDIR(found.st_mode):
         raise OutputRefused(f"{shown} is a directory: {option} takes a file name")
     for given in inputs:
-        given_stat = _stat(given)
+        given_stat = stat_or_none(given)
         if found is not None and given_stat is not None and os.path.samestat(found, given_stat):
             raise OutputRefused(f"{shown} is one of the inputs ({escape_name(given)}): "
                                 "refusing to write over it, even with --overwrite")
@@ -62,65 +54,3 @@ def check_output(option, path, inputs, overwrite, appending=False, label=None):
                                 "refusing to write it, even with --overwrite")
     if found is not None and stat.S_ISREG(found.st_mode) and not (overwrite or appending):
         raise OutputRefused(f"{shown} exists: pass --overwrite to replace it")
-
-
-def _regular_or_new(path):
-    found = _stat(path)
-    return found is None or stat.S_ISREG(found.st_mode)
-
-
-class Replacement:
-    """A temporary file (`tmp`) in the folder of `path`, with its suffix, to be
-    renamed over `path` by commit() or removed by discard(). A symlink is
-    replaced through its target, whose mode the new file keeps. For a device
-    or a FIFO, `tmp` is `path` itself. OSError if the folder is not writable."""
-
-    def __init__(self, path):
-        self.path = path
-        self.target = None
-        if not _regular_or_new(path):
-            self.tmp = path
-            return
-        self.target = os.path.realpath(path)
-        folder, name = os.path.split(self.target)
-        fd, self.tmp = tempfile.mkstemp(prefix=f".{name}.", dir=folder,
-                                        suffix=os.path.splitext(name)[1] + ".tmp")
-        os.close(fd)
-
-    def commit(self):
-        if self.target is None:
-            return
-        try:
-            old = _stat(self.target)
-            os.chmod(self.tmp, stat.S_IMODE(old.st_mode) if old is not None
-                     else 0o666 & ~_umask())
-            os.replace(self.tmp, self.target)
-        except BaseException:
-            self.discard()
-            raise
-        self.target = None
-
-    def discard(self):
-        if self.target is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(self.tmp)
-            self.target = None
-
-
-@contextlib.contextmanager
-def replacing(path):
-    """Yield the path to write instead of `path` (a Replacement's): renamed over
-    `path` when the block ends without an exception, removed otherwise."""
-    replacement = Replacement(path)
-    try:
-        yield replacement.tmp
-    except BaseException:
-        replacement.discard()
-        raise
-    replacement.commit()
-
-
-def _umask():
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask

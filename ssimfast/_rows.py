@@ -24,6 +24,8 @@ import os
 import re
 import sys
 
+from ssimfast._atomic import replacing
+
 __all__ = ["FIELDS", "PSNR_FIELDS", "Rows", "RowsError", "OutputError", "OutputLock",
            "escape_name", "finite", "row_format", "unescape_name"]
 
@@ -165,7 +167,8 @@ class Rows:
     def _write_options(self, path):
         record = {"ssimfast_rows": 1, "format": self.fmt, "options": self.options}
         try:
-            with open(path + OPTIONS_SUFFIX, "w", encoding="utf-8") as f:
+            # Replaced whole: a crash never leaves a record that --resume cannot read.
+            with replacing(path + OPTIONS_SUFFIX) as tmp, open(tmp, "w", encoding="utf-8") as f:
                 json.dump(record, f, indent=1, sort_keys=True)
                 f.write("\n")
         except OSError as exc:

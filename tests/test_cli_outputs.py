@@ -247,3 +247,23 @@ def test_a_second_ctrl_c_ends_the_run_with_the_pairs_in_flight(images):
     text = (images / "rows.csv").read_text()
     assert text.startswith("file,ssim,min_ssim,error\n") and text.endswith("\n")
     assert not (images / "rows.csv.lock").exists()
+
+
+def test_the_options_record_is_replaced_whole(tmp_path, monkeypatch):
+    """A write of OUTPUT.options.json that fails half way leaves the previous
+    record (which --resume needs) and no temporary file."""
+    import ssimfast._rows as rows_module
+
+    out = str(tmp_path / "rows.csv")
+    rows_module.Rows(out, "csv", "new", {"win_size": 7}).close()
+    before = (tmp_path / "rows.csv.options.json").read_text()
+
+    def half_then_fail(record, f, **kwargs):
+        f.write('{"ssimfast_rows": 1, "form')
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(rows_module.json, "dump", half_then_fail)
+    with pytest.raises(rows_module.OutputError, match="No space left"):
+        rows_module.Rows(out, "csv", "overwrite", {"win_size": 9})
+    assert (tmp_path / "rows.csv.options.json").read_text() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rows.csv", "rows.csv.options.json"]
