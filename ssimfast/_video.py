@@ -154,12 +154,17 @@ class _MappedReader(VideoReader):
     Not a memory map: a file that shrinks while it is read (another program
     truncating it) would kill the process with SIGBUS on the first page past
     its new end, inside a kernel. A read that comes up short is a ValueError
-    instead. Buffers are reused once no plane of their frame is alive (the
+    instead. frame(i) reuses a buffer once no plane of its frame is alive (the
     pool holds the only reference), so a run allocates about one buffer per
-    frame in flight; reading costs one copy from the page cache (about 0.4 ms
-    of CPU more than a map per 1080p 4:2:0 pair; benchmarks/bench_video.py)."""
+    frame in flight; read_frame(i, buf) reads into the caller's buffer (for
+    threads that each own theirs). Reading costs one copy from the page cache
+    (about 0.4 ms of CPU more than a map per 1080p 4:2:0 pair;
+    benchmarks/bench_video.py)."""
 
     _POOL_MAX = 64  # buffers kept for reuse; more frames in flight get their own
+    # Threads may read at once into their own buffers: pread has no shared
+    # file position (the seek + read fallback does).
+    concurrent_reads = _PREADV
 
     def __init__(self, path, width, height, pix_fmt, frame_rate, offsets):
         super().__init__(path, width, height, pix_fmt, frame_rate, len(offsets))
@@ -170,24 +175,41 @@ class _MappedReader(VideoReader):
 
     def frame(self, i):
         """Frame i as a tuple of read-only planes (views of one buffer)."""
-        if not -self.n_frames <= i < self.n_frames:
-            raise IndexError(f"frame {i} out of range: {self.path} has {self.n_frames} frames")
-        data = self._buffer()
-        self._read_into(memoryview(data).cast("B"), self._offsets[i], i)
+        self._check_index(i)
+        return self.read_frame(i, self._buffer())
+
+    def new_buffer(self):
+        """An empty buffer of one frame, for read_frame."""
+        return np.empty(self.frame_bytes // self.dtype.itemsize, self.dtype)
+
+    def read_frame(self, i, buf):
+        """Frame i read into `buf` (from new_buffer()), as a tuple of read-only
+        planes viewing it. The reader never hands `buf` to anyone else: the
+        caller decides when it may be overwritten."""
+        self._check_index(i)
+        if buf.dtype != self.dtype or buf.shape != (self.frame_bytes // self.dtype.itemsize,):
+            raise ValueError(f"read_frame: the buffer must come from new_buffer() "
+                             f"({self.frame_bytes} bytes of {self.dtype}), got {buf.nbytes} "
+                             f"bytes of {buf.dtype}")
+        self._read_into(memoryview(buf).cast("B"), self._offsets[i], i)
         planes, start = [], 0
         for h, w in self.plane_shapes:
-            plane = data[start:start + h * w].reshape(h, w)
+            plane = buf[start:start + h * w].reshape(h, w)
             plane.flags.writeable = False
             planes.append(plane)
             start += h * w
         return tuple(planes)
+
+    def _check_index(self, i):
+        if not -self.n_frames <= i < self.n_frames:
+            raise IndexError(f"frame {i} out of range: {self.path} has {self.n_frames} frames")
 
     def _buffer(self):
         """A buffer no live plane uses (only the pool and this call refer to it)."""
         for buf in self._pool:
             if sys.getrefcount(buf) <= 3:  # the pool, `buf`, getrefcount's argument
                 return buf
-        buf = np.empty(self.frame_bytes // self.dtype.itemsize, self.dtype)
+        buf = self.new_buffer()
         if len(self._pool) < self._POOL_MAX:
             self._pool.append(buf)
         return buf

@@ -10,6 +10,7 @@ import concurrent.futures
 import math
 import operator
 import os
+import queue
 
 import numpy as np
 
@@ -318,11 +319,70 @@ class _Pairs:
         return i, r, d
 
 
+class _Slots:
+    """Frame buffers owned by the scoring threads, for two readers that read
+    frame i into a given buffer (read_frame). A task takes a free slot (a ref
+    and a dist buffer), reads its pair into it, scores it and gives the slot
+    back: no plane outlives its task, so a slot is overwritten only once its
+    frame is scored, and frames never cross threads. Slots are allocated on
+    first use, at most one per thread: memory is bounded by the threads, and a
+    thread reads its frame on its own core, where it is scored (in cache)."""
+
+    def __init__(self, ref, dist, offset, n_slots):
+        self.ref, self.dist, self.offset = ref, dist, offset
+        self._free = queue.SimpleQueue()
+        for _ in range(n_slots):
+            self._free.put(None)  # not yet allocated
+
+    def take(self):
+        slot = self._free.get_nowait()  # never empty: no more tasks than slots run at once
+        if slot is None:
+            # One allocation for both frames (one layout: _check_pair): from
+            # 4 MiB (a 1080p 4:2:0 pair) NumPy asks for huge pages, so a new
+            # slot costs a few page faults rather than one per 4 KiB.
+            n = self.ref.frame_bytes // self.ref.dtype.itemsize
+            pair = np.empty(n + self.dist.frame_bytes // self.dist.dtype.itemsize, self.ref.dtype)
+            slot = pair[:n], pair[n:]
+        return slot
+
+    def give(self, slot):
+        self._free.put(slot)
+
+    def read(self, i, slot):
+        """(i, ref planes, dist planes): frame pair i, viewing `slot`."""
+        return (i, self.ref.read_frame(i, slot[0]),
+                self.dist.read_frame(i + self.offset, slot[1]))
+
+    def score(self, scorer, i, workers):
+        """Frame pair i read into a free slot and scored: its row."""
+        slot = self.take()
+        try:
+            row = scorer(*self.read(i, slot), workers=workers)
+        except BaseException:
+            self.give(None)  # the traceback may hold its planes: a new slot instead
+            raise
+        self.give(slot)
+        return row
+
+
+def _indexed(ref_src, dist_src):
+    """Both sides read frame i into a caller's buffer, from any thread."""
+    return all(getattr(src.reader, "concurrent_reads", False) for src in (ref_src, dist_src))
+
+
 def _score_stream(state, ref_src, dist_src, total, frames, shortest, offset, preset, psnr, bits,
                   workers, progress, ssim_options):
     n_threads = resolve_workers(workers)
-    pairs = _Pairs(ref_src, dist_src, total, frames, shortest, offset)
-    first = pairs.next()
+    # Readers that read by index (Y4M, raw YUV): each scoring thread reads its
+    # frames into its own buffers (_Slots); the frame count is known.
+    slots = None
+    if n_threads > 1 and total is not None and total > 1 and _indexed(ref_src, dist_src):
+        slots = _Slots(ref_src.reader, dist_src.reader, offset, n_threads)
+        slot = slots.take()
+        first = slots.read(0, slot)
+    else:
+        pairs = _Pairs(ref_src, dist_src, total, frames, shortest, offset)
+        first = pairs.next()
     if first is None:
         raise ValueError("no frames to score: "
                          + ("dist has no frames after the offset" if offset else "empty videos"))
@@ -344,10 +404,39 @@ def _score_stream(state, ref_src, dist_src, total, frames, shortest, offset, pre
     if progress is not None:
         progress(1, total)
     yield row
+
+    if slots is not None:
+        slots.give(slot)
     if pool_size == 1:
-        yield from _serial_rows(scorer, pairs, progress, total)
+        if slots is None:
+            yield from _serial_rows(scorer, pairs, progress, total)
+            return
+        for i in range(1, total):
+            row = slots.score(scorer, i, None)
+            if progress is not None:
+                progress(i + 1, total)
+            yield row
+        return
+
+    def tail_workers(i):
+        # The last pool_size - 1 frames (count known) may use all n_threads:
+        # the threads that ran out of frames help them (the kernels' helpers
+        # join as cores come free).
+        return n_threads if total is not None and i >= total - (pool_size - 1) else None
+
+    if slots is not None:
+        indices = iter(range(1, total))
+
+        def submit(pool):
+            i = next(indices, None)
+            return None if i is None else pool.submit(slots.score, scorer, i, tail_workers(i))
     else:
-        yield from _pooled_rows(scorer, pairs, pool_size, in_flight, progress, total, n_threads)
+        def submit(pool):  # reads in this thread: frames cross to the scoring threads
+            pair = pairs.next()
+            if pair is None:
+                return None
+            return pool.submit(scorer, *pair, workers=tail_workers(pair[0]))
+    yield from _pooled_rows(submit, pool_size, in_flight, progress, total)
 
 
 def _serial_rows(scorer, pairs, progress, total):
@@ -360,12 +449,10 @@ def _serial_rows(scorer, pairs, progress, total):
         yield row
 
 
-def _pooled_rows(scorer, pairs, pool_size, in_flight, progress, total, n_threads):
-    """The rows after the first, in order, up to `in_flight` frames scored at once
-    on `pool_size` threads (reading the next frames overlaps scoring). The last
-    pool_size - 1 frames (when the count is known) may use all n_threads: the
-    threads that run out of frames help them (the kernels' helpers join as
-    cores come free)."""
+def _pooled_rows(submit, pool_size, in_flight, progress, total):
+    """The rows after the first, in order, with up to `in_flight` frames
+    submitted to `pool_size` threads: submit(pool) gives the next frame's
+    future, or None after the last."""
     pending = collections.deque()
     done = 1
     with concurrent.futures.ThreadPoolExecutor(max_workers=pool_size) as pool:
@@ -373,14 +460,11 @@ def _pooled_rows(scorer, pairs, pool_size, in_flight, progress, total, n_threads
             exhausted = False
             while True:
                 while not exhausted and len(pending) < in_flight:
-                    pair = pairs.next()
-                    if pair is None:
+                    future = submit(pool)
+                    if future is None:
                         exhausted = True
                         break
-                    tail = total is not None and pair[0] >= total - (pool_size - 1)
-                    pending.append(pool.submit(scorer, *pair,
-                                               workers=n_threads if tail else None))
-                    del pair
+                    pending.append(future)
                 if not pending:
                     break
                 row = pending.popleft().result()
