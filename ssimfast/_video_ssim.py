@@ -1,9 +1,12 @@
 """video_ssim: per-frame, per-plane SSIM (and PSNR) of two videos, streamed.
 
-Frames are read in the calling thread and scored in a thread pool (the kernels
-release the GIL), so reading, page faults of the memory maps and decoding
-overlap scoring; at most two frames per thread, and 96 MiB of frames, are in
-flight, so memory does not grow with the length of the videos.
+Y4M and raw YUV: the calling thread and helper threads each claim the next
+frame, read it (pread, the GIL released) into buffers that thread owns and
+score it (the kernels release the GIL too), so a frame never crosses threads.
+Other sources (PyAV, arrays): frames are read or decoded in the calling thread
+and scored in a thread pool, so decoding overlaps scoring. Either way at most
+two frames per thread, and 96 MiB of frames, are in flight, so memory does not
+grow with the length of the videos.
 """
 import collections
 import concurrent.futures
@@ -11,6 +14,7 @@ import math
 import operator
 import os
 import queue
+import threading
 
 import numpy as np
 
@@ -405,38 +409,95 @@ def _score_stream(state, ref_src, dist_src, total, frames, shortest, offset, pre
         progress(1, total)
     yield row
 
-    if slots is not None:
-        slots.give(slot)
-    if pool_size == 1:
-        if slots is None:
-            yield from _serial_rows(scorer, pairs, progress, total)
-            return
-        for i in range(1, total):
-            row = slots.score(scorer, i, None)
-            if progress is not None:
-                progress(i + 1, total)
-            yield row
-        return
-
-    def tail_workers(i):
+    def workers_for(i):
         # The last pool_size - 1 frames (count known) may use all n_threads:
         # the threads that ran out of frames help them (the kernels' helpers
         # join as cores come free).
         return n_threads if total is not None and i >= total - (pool_size - 1) else None
 
     if slots is not None:
-        indices = iter(range(1, total))
-
-        def submit(pool):
-            i = next(indices, None)
-            return None if i is None else pool.submit(slots.score, scorer, i, tail_workers(i))
+        slots.give(slot)
+        yield from _slot_rows(slots, scorer, total, pool_size, in_flight, progress, workers_for)
+    elif pool_size == 1:
+        yield from _serial_rows(scorer, pairs, progress, total)
     else:
         def submit(pool):  # reads in this thread: frames cross to the scoring threads
             pair = pairs.next()
             if pair is None:
                 return None
-            return pool.submit(scorer, *pair, workers=tail_workers(pair[0]))
-    yield from _pooled_rows(submit, pool_size, in_flight, progress, total)
+            return pool.submit(scorer, *pair, workers=workers_for(pair[0]))
+        yield from _pooled_rows(submit, pool_size, in_flight, progress, total)
+
+
+def _slot_rows(slots, scorer, total, pool_size, in_flight, progress, workers_for):
+    """Rows 1 .. total - 1 in order, scored by this thread and pool_size - 1
+    helper threads: each claims the next frame, reads it into its slot and
+    scores it. Two threads on two cores, no frame handed from one to another,
+    no task queue. Frame i is claimed only while i < (the next row to yield) +
+    in_flight, so few rows wait; this thread waits only when that row is a
+    helper's and nothing is left to claim. A frame's error is raised here, in
+    frame order; Ctrl-C in this thread stops the helpers after their frame."""
+    cond = threading.Condition()
+    done = {}  # frame -> its row, or the exception a helper's frame raised
+    claimed, emit, stop = 1, 1, False
+
+    def claim():  # under cond: the next frame, or None
+        nonlocal claimed
+        if claimed >= total or claimed >= emit + in_flight:
+            return None
+        claimed += 1
+        return claimed - 1
+
+    def helper():
+        while True:
+            with cond:
+                while (i := claim()) is None and not stop and claimed < total:
+                    cond.wait()
+                if i is None or stop:
+                    return
+            try:
+                row = slots.score(scorer, i, workers_for(i))
+            except BaseException as exc:  # raised by the calling thread, in frame order
+                row = exc
+            with cond:
+                done[i] = row
+                cond.notify_all()
+
+    helpers = [threading.Thread(target=helper, name=f"ssimfast-video-{k}", daemon=True)
+               for k in range(1, pool_size)]
+    for t in helpers:
+        t.start()
+    try:
+        while emit < total:
+            with cond:
+                row = done.pop(emit, None)
+                if row is None:
+                    i = claim()
+                    if i is None:  # the next row is a helper's
+                        cond.wait()
+                        continue
+                else:
+                    emit += 1
+                    cond.notify_all()  # the window moved: helpers may claim
+            if row is None:
+                try:
+                    row = slots.score(scorer, i, workers_for(i))
+                except Exception as exc:  # raised in frame order (Ctrl-C at once)
+                    row = exc
+                with cond:
+                    done[i] = row
+                continue
+            if isinstance(row, BaseException):
+                raise row
+            if progress is not None:
+                progress(emit, total)
+            yield row
+    finally:
+        with cond:
+            stop = True
+            cond.notify_all()
+        for t in helpers:
+            t.join()
 
 
 def _serial_rows(scorer, pairs, progress, total):

@@ -512,3 +512,27 @@ def test_a_video_that_shrinks_while_threads_read_it(tmp_path):
     rows, message = proc.stdout.split("]", 1)
     assert rows.startswith("[0, 1, 2")  # complete rows in order, up to the cut
     assert "dist.y4m shrank during the run" in message
+
+
+def test_ctrl_c_in_the_calling_thread_stops_the_helpers(clip, monkeypatch):
+    """Ctrl-C while the calling thread scores a frame: the rows yielded are
+    complete and in order, the helper threads end with their frame."""
+    import threading
+    real = vs._Scorer.__call__
+    caller = threading.get_ident()
+
+    def score(self, index, ref_planes, dist_planes, workers=None):
+        if index >= 8 and threading.get_ident() == caller:
+            raise KeyboardInterrupt
+        return real(self, index, ref_planes, dist_planes, workers=workers)
+
+    monkeypatch.setattr(vs._Scorer, "__call__", score)
+    before = threading.active_count()
+    rows = []
+    with pytest.raises(KeyboardInterrupt):
+        for row in iter_video_ssim(clip / "ref.y4m", clip / "dist.y4m", preset="ffmpeg",
+                                   workers=2):
+            rows.append(row)
+    assert [r["frame"] for r in rows] == list(range(len(rows))) and len(rows) < 20
+    assert all(set(r) == {"frame", "y", "u", "v", "all"} for r in rows)
+    assert threading.active_count() == before
