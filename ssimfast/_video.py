@@ -169,6 +169,9 @@ class _MappedReader(VideoReader):
     def __init__(self, path, width, height, pix_fmt, frame_rate, offsets):
         super().__init__(path, width, height, pix_fmt, frame_rate, len(offsets))
         self._offsets = offsets
+        self._starts = [0]  # each plane's first element in a frame's buffer
+        for h, w in self.plane_shapes:
+            self._starts.append(self._starts[-1] + h * w)
         self._file = open(self.path, "rb")
         self._pool = []
         self.exact_count = True
@@ -186,23 +189,33 @@ class _MappedReader(VideoReader):
         """Frame i read into `buf` (from new_buffer()), as a tuple of read-only
         planes viewing it. The reader never hands `buf` to anyone else: the
         caller decides when it may be overwritten."""
-        self._check_index(i)
-        if buf.dtype != self.dtype or buf.shape != (self.frame_bytes // self.dtype.itemsize,):
-            raise ValueError(f"read_frame: the buffer must come from new_buffer() "
-                             f"({self.frame_bytes} bytes of {self.dtype}), got {buf.nbytes} "
-                             f"bytes of {buf.dtype}")
+        self._check(i, buf)
         self._read_into(memoryview(buf).cast("B"), self._offsets[i], i)
-        planes, start = [], 0
-        for h, w in self.plane_shapes:
-            plane = buf[start:start + h * w].reshape(h, w)
-            plane.flags.writeable = False
-            planes.append(plane)
-            start += h * w
-        return tuple(planes)
+        return tuple(self._plane(buf, k) for k in range(len(self.plane_shapes)))
+
+    def read_plane(self, i, k, buf):
+        """Plane k of frame i read into its place in `buf` (as read_frame), read-only."""
+        self._check(i, buf)
+        start, stop = self._starts[k], self._starts[k + 1]
+        self._read_into(memoryview(buf[start:stop]).cast("B"),
+                        self._offsets[i] + start * self.dtype.itemsize, i)
+        return self._plane(buf, k)
+
+    def _plane(self, buf, k):
+        plane = buf[self._starts[k]:self._starts[k + 1]].reshape(self.plane_shapes[k])
+        plane.flags.writeable = False
+        return plane
 
     def _check_index(self, i):
         if not -self.n_frames <= i < self.n_frames:
             raise IndexError(f"frame {i} out of range: {self.path} has {self.n_frames} frames")
+
+    def _check(self, i, buf):
+        self._check_index(i)
+        if buf.dtype != self.dtype or buf.shape != (self._starts[-1],):
+            raise ValueError(f"read_frame: the buffer must come from new_buffer() "
+                             f"({self.frame_bytes} bytes of {self.dtype}), got {buf.nbytes} "
+                             f"bytes of {buf.dtype}")
 
     def _buffer(self):
         """A buffer no live plane uses (only the pool and this call refer to it)."""
@@ -224,7 +237,7 @@ class _MappedReader(VideoReader):
                 n = self._file.readinto(view[done:])
             if not n:
                 raise ValueError(f"{self.path} shrank during the run: frame {i} ends at byte "
-                                 f"{offset + len(view)}, the file now at "
+                                 f"{self._offsets[i] + self.frame_bytes}, the file now at "
                                  f"{os.fstat(self._file.fileno()).st_size}")
             done += n
 

@@ -152,11 +152,18 @@ class _Scorer:
         if len(ref_planes) != len(dist_planes):
             raise ValueError(f"frame {index}: {len(ref_planes)} planes in ref but "
                              f"{len(dist_planes)} in dist")
+        return self.score_planes(index, zip(ref_planes, dist_planes), workers)
+
+    def score_planes(self, index, plane_pairs, workers=None):
+        """The row of one frame from its (ref, dist) planes, taken one by one
+        from the iterable `plane_pairs` (planes may be read as they are asked for)."""
         workers = self.workers if workers is None else workers
         shapes = []
         row = {"frame": index}
-        for name, r, d in zip(_PLANE_NAMES, ref_planes, dist_planes):
+        for name, (r, d) in zip(_PLANE_NAMES, plane_pairs):
             r, d = np.asarray(r), np.asarray(d)
+            if not shapes:
+                dtype = r.dtype
             if r.shape != d.shape or r.ndim != 2:
                 raise ValueError(f"frame {index}: plane {name} is {r.shape} in ref but "
                                  f"{d.shape} in dist (planes are 2-D and equal in shape)")
@@ -184,7 +191,7 @@ class _Scorer:
         row["all"] = total
         if not self.psnr:
             return row
-        _add_psnr(row, weights, self.bits or (8 if ref_planes[0].dtype == np.uint8 else 16))
+        _add_psnr(row, weights, self.bits or (8 if dtype == np.uint8 else 16))
         names = [n for n in _PLANE_NAMES + ("all",) if n in row]
         return {"frame": index, **{n: row[n] for n in names},
                 **{"psnr_" + n: row["psnr_" + n] for n in names},
@@ -358,10 +365,17 @@ class _Slots:
                 self.dist.read_frame(i + self.offset, slot[1]))
 
     def score(self, scorer, i, workers):
-        """Frame pair i read into a free slot and scored: its row."""
+        """Frame pair i read into a free slot and scored: its row. A plane at a
+        time, each scored right after its read while it is in the cache (a
+        3840x2160 4:2:0 pair is 24 MiB, three times the 8 MiB L3 cache of the
+        2-core EPYC measured; there one thread took about 10 % less CPU time
+        per 4K frame than reading whole frames, a few % at 1080p)."""
         slot = self.take()
+        j = i + self.offset
         try:
-            row = scorer(*self.read(i, slot), workers=workers)
+            row = scorer.score_planes(i, ((self.ref.read_plane(i, k, slot[0]),
+                                           self.dist.read_plane(j, k, slot[1]))
+                                          for k in range(len(self.ref.plane_shapes))), workers)
         except BaseException:
             self.give(None)  # the traceback may hold its planes: a new slot instead
             raise

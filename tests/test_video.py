@@ -452,47 +452,52 @@ def test_each_scoring_thread_owns_its_frames(clip, monkeypatch):
     import time
     with open_video(clip / "ref.y4m") as a, open_video(clip / "dist.y4m") as b:
         expected = [(f, g) for f, g in zip(frames_of(a), frames_of(b))]
-    real_read, real_score = vs._Slots.read, vs._Scorer.__call__
+    real_read, real_score = ssimfast._video._MappedReader.read_plane, vs._Scorer.score_planes
     read_in, seen = {}, []
 
-    def read(self, i, slot):
-        read_in[i] = threading.get_ident()
-        return real_read(self, i, slot)
+    def read_plane(self, i, k, buf):
+        read_in[i, k, self.path] = threading.get_ident()
+        return real_read(self, i, k, buf)
 
-    def score(self, index, ref_planes, dist_planes, workers=None):
+    def score(self, index, plane_pairs, workers=None):
+        pairs = list(plane_pairs)
         time.sleep(0.002)  # another thread reading into these buffers would show
-        ok = all(np.array_equal(p, q) for p, q in zip(ref_planes + dist_planes,
-                                                      expected[index][0] + expected[index][1]))
-        seen.append((index, threading.get_ident(), ref_planes[0].base, dist_planes[0].base,
+        ok = all(np.array_equal(p, q) for (r, d), f, g in zip(pairs, *expected[index])
+                 for p, q in ((r, f), (d, g)))
+        seen.append((index, threading.get_ident(), pairs[0][0].base, pairs[0][1].base,
                      workers, ok))
-        return real_score(self, index, ref_planes, dist_planes, workers=workers)
+        return real_score(self, index, pairs, workers=workers)
 
-    monkeypatch.setattr(vs._Slots, "read", read)
-    monkeypatch.setattr(vs._Scorer, "__call__", score)
+    monkeypatch.setattr(ssimfast._video._MappedReader, "read_plane", read_plane)
+    monkeypatch.setattr(vs._Scorer, "score_planes", score)
     scores = video_ssim(clip / "ref.y4m", clip / "dist.y4m", preset="ffmpeg", workers=2)
     assert len(scores) == 20 and sorted(i for i, *_ in seen) == list(range(20))
     assert all(ok for *_, ok in seen)
-    assert all(read_in[i] == thread for i, thread, *_ in seen)
-    buffers = {id(r.base if r.base is not None else r) for _, _, r, _, _, _ in seen}
+    # Frames 1 to 19: each plane read by the thread that scored the frame.
+    assert len(read_in) == 19 * 3 * 2
+    assert all(read_in[i, k, path] == thread for i, thread, *_ in seen if i
+               for k in range(3) for path in (str(clip / "ref.y4m"), str(clip / "dist.y4m")))
+    buffers = {id(r if r.base is None else r.base) for _, _, r, _, _, _ in seen}
     assert len(buffers) <= 2  # one (ref, dist) allocation per thread
     assert all(r.base is d.base for _, _, r, d, _, _ in seen)
     workers = {i: w for i, _, _, _, w, _ in seen}
     assert workers[0] == workers[19] == 2 and {workers[i] for i in range(1, 19)} == {None}
 
 
-# Cuts dist.y4m before its frame 2 once that frame was read by a scoring thread:
-# with several threads, each reads its own frames; later frames come up short.
+# Cuts dist.y4m after its frame 2 once a scoring thread has read that frame's
+# last plane: with several threads, each reads its own frames; later frames
+# come up short.
 _SHRINK_THREADS = """
 import os, sys
 import ssimfast._video as video
 from ssimfast._video_ssim import iter_video_ssim
-read_frame = video._MappedReader.read_frame
-def shrinking(self, i, buf):
-    planes = read_frame(self, i, buf)
-    if i == 2 and self.path == "dist.y4m":
-        os.truncate("dist.y4m", self._offsets[2])
-    return planes
-video._MappedReader.read_frame = shrinking
+read_plane = video._MappedReader.read_plane
+def shrinking(self, i, k, buf):
+    plane = read_plane(self, i, k, buf)
+    if i == 2 and k == 2 and self.path == "dist.y4m":
+        os.truncate("dist.y4m", self._offsets[3])
+    return plane
+video._MappedReader.read_plane = shrinking
 rows = []
 try:
     for row in iter_video_ssim("ref.y4m", "dist.y4m", preset="ffmpeg", workers=2):
@@ -518,15 +523,15 @@ def test_ctrl_c_in_the_calling_thread_stops_the_helpers(clip, monkeypatch):
     """Ctrl-C while the calling thread scores a frame: the rows yielded are
     complete and in order, the helper threads end with their frame."""
     import threading
-    real = vs._Scorer.__call__
+    real = vs._Scorer.score_planes
     caller = threading.get_ident()
 
-    def score(self, index, ref_planes, dist_planes, workers=None):
+    def score(self, index, plane_pairs, workers=None):
         if index >= 8 and threading.get_ident() == caller:
             raise KeyboardInterrupt
-        return real(self, index, ref_planes, dist_planes, workers=workers)
+        return real(self, index, plane_pairs, workers=workers)
 
-    monkeypatch.setattr(vs._Scorer, "__call__", score)
+    monkeypatch.setattr(vs._Scorer, "score_planes", score)
     before = threading.active_count()
     rows = []
     with pytest.raises(KeyboardInterrupt):
