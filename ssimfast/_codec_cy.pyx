@@ -635,22 +635,24 @@ def ffmpeg_ssim_plane(const plane_t[:, ::1] a, const plane_t[:, ::1] b, int max_
     # vf_ssim.c computes the constants in double and truncates (+ .5).
     p.c1 = <int64_t> (.01 * .01 * max_value * max_value * 64 + .5)
     p.c2 = <int64_t> (.03 * .03 * max_value * max_value * 64 * 63 + .5)
-    # Two rows of block sums, 4 per block, for each participant.
+    # Two rows of block sums, 4 per block, for each participant; then each
+    # window row's value and each band's SSE (one malloc: no NumPy arrays,
+    # whose creation and sum cost more than a small plane's SSIM).
     p.slot_bytes = 8 * bw * (sizeof(int32_t) if plane_t is uint8_t else sizeof(int64_t))
-    p.scratch = <char*> malloc(workers * p.slot_bytes)
+    cdef size_t scratch_bytes = workers * p.slot_bytes
+    p.scratch = <char*> malloc(scratch_bytes + bh * sizeof(double) + n_bands * sizeof(int64_t))
     if p.scratch == NULL:
         raise MemoryError("ffmpeg_ssim_plane: out of memory for block sums")
-    rows_arr = np.empty(bh, dtype=np.float64)
-    sse_arr = np.zeros(n_bands, dtype=np.int64)
-    cdef double[::1] rows = rows_arr
-    cdef int64_t[::1] sse = sse_arr
-    p.rows = &rows[0]
-    p.sse = &sse[0]
+    p.rows = <double*> (p.scratch + scratch_bytes)
+    p.sse = <int64_t*> (p.rows + bh)
     cdef Py_ssize_t y
     cdef double total = 0.0
+    cdef int64_t sse = 0
     with nogil:
         ssimfast_pool_run(<ssimfast_task> _plane_task[plane_t], &p, n_bands, 1, workers)
         for y in range(1, bh):
-            total = total + rows[y]
+            total = total + p.rows[y]
+        for y in range(n_bands):
+            sse = sse + p.sse[y]
     free(p.scratch)
-    return total / <double> ((bw - 1) * (bh - 1)), int(sse_arr.sum())
+    return total / <double> ((bw - 1) * (bh - 1)), sse

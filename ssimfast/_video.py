@@ -154,40 +154,75 @@ class _MappedReader(VideoReader):
     Not a memory map: a file that shrinks while it is read (another program
     truncating it) would kill the process with SIGBUS on the first page past
     its new end, inside a kernel. A read that comes up short is a ValueError
-    instead. Buffers are reused once no plane of their frame is alive (the
+    instead. frame(i) reuses a buffer once no plane of its frame is alive (the
     pool holds the only reference), so a run allocates about one buffer per
-    frame in flight; reading costs one copy from the page cache (about 0.4 ms
-    of CPU more than a map per 1080p 4:2:0 pair; benchmarks/bench_video.py)."""
+    frame in flight; read_frame(i, buf) reads into the caller's buffer (for
+    threads that each own theirs). Reading costs one copy from the page cache
+    (about 0.4 ms of CPU more than a map per 1080p 4:2:0 pair;
+    benchmarks/bench_video.py)."""
 
     _POOL_MAX = 64  # buffers kept for reuse; more frames in flight get their own
+    # Threads may read at once into their own buffers: pread has no shared
+    # file position (the seek + read fallback does).
+    concurrent_reads = _PREADV
 
     def __init__(self, path, width, height, pix_fmt, frame_rate, offsets):
         super().__init__(path, width, height, pix_fmt, frame_rate, len(offsets))
         self._offsets = offsets
+        self._starts = [0]  # each plane's first element in a frame's buffer
+        for h, w in self.plane_shapes:
+            self._starts.append(self._starts[-1] + h * w)
         self._file = open(self.path, "rb")
         self._pool = []
         self.exact_count = True
 
     def frame(self, i):
         """Frame i as a tuple of read-only planes (views of one buffer)."""
+        self._check_index(i)
+        return self.read_frame(i, self._buffer())
+
+    def new_buffer(self):
+        """An empty buffer of one frame, for read_frame."""
+        return np.empty(self.frame_bytes // self.dtype.itemsize, self.dtype)
+
+    def read_frame(self, i, buf):
+        """Frame i read into `buf` (from new_buffer()), as a tuple of read-only
+        planes viewing it. The reader never hands `buf` to anyone else: the
+        caller decides when it may be overwritten."""
+        self._check(i, buf)
+        self._read_into(memoryview(buf).cast("B"), self._offsets[i], i)
+        return tuple(self._plane(buf, k) for k in range(len(self.plane_shapes)))
+
+    def read_plane(self, i, k, buf):
+        """Plane k of frame i read into its place in `buf` (as read_frame), read-only."""
+        self._check(i, buf)
+        start, stop = self._starts[k], self._starts[k + 1]
+        self._read_into(memoryview(buf[start:stop]).cast("B"),
+                        self._offsets[i] + start * self.dtype.itemsize, i)
+        return self._plane(buf, k)
+
+    def _plane(self, buf, k):
+        plane = buf[self._starts[k]:self._starts[k + 1]].reshape(self.plane_shapes[k])
+        plane.flags.writeable = False
+        return plane
+
+    def _check_index(self, i):
         if not -self.n_frames <= i < self.n_frames:
             raise IndexError(f"frame {i} out of range: {self.path} has {self.n_frames} frames")
-        data = self._buffer()
-        self._read_into(memoryview(data).cast("B"), self._offsets[i], i)
-        planes, start = [], 0
-        for h, w in self.plane_shapes:
-            plane = data[start:start + h * w].reshape(h, w)
-            plane.flags.writeable = False
-            planes.append(plane)
-            start += h * w
-        return tuple(planes)
+
+    def _check(self, i, buf):
+        self._check_index(i)
+        if buf.dtype != self.dtype or buf.shape != (self._starts[-1],):
+            raise ValueError(f"read_frame: the buffer must come from new_buffer() "
+                             f"({self.frame_bytes} bytes of {self.dtype}), got {buf.nbytes} "
+                             f"bytes of {buf.dtype}")
 
     def _buffer(self):
         """A buffer no live plane uses (only the pool and this call refer to it)."""
         for buf in self._pool:
             if sys.getrefcount(buf) <= 3:  # the pool, `buf`, getrefcount's argument
                 return buf
-        buf = np.empty(self.frame_bytes // self.dtype.itemsize, self.dtype)
+        buf = self.new_buffer()
         if len(self._pool) < self._POOL_MAX:
             self._pool.append(buf)
         return buf
@@ -202,7 +237,7 @@ class _MappedReader(VideoReader):
                 n = self._file.readinto(view[done:])
             if not n:
                 raise ValueError(f"{self.path} shrank during the run: frame {i} ends at byte "
-                                 f"{offset + len(view)}, the file now at "
+                                 f"{self._offsets[i] + self.frame_bytes}, the file now at "
                                  f"{os.fstat(self._file.fileno()).st_size}")
             done += n
 

@@ -379,3 +379,165 @@ def test_scores_pickle_and_to_dict(clip):
     assert [r["frame"] for r in d["frames"]] == [0, 1, 2]
     assert set(d["mean"]) >= {"y", "u", "v", "all", "psnr_y", "psnr_all"}
     assert d["settings"]["definition"] == "ffmpeg" and d["settings"]["width"] == 96
+
+
+def test_threads_read_one_reader_into_their_own_buffers(clip):
+    """read_frame from several threads at once (pread: no shared file
+    position), each into its own buffer: every frame as read alone."""
+    import threading
+    with open_video(clip / "ref.y4m") as reader:
+        expected = frames_of(reader)
+        errors = []
+
+        def read(start):
+            buf = reader.new_buffer()
+            for k in range(60):
+                i = (start + 7 * k) % reader.n_frames
+                planes = reader.read_frame(i, buf)
+                assert all(p.base is buf for p in planes)
+                if not all(np.array_equal(p, q) for p, q in zip(planes, expected[i])):
+                    errors.append(i)
+
+        threads = [threading.Thread(target=read, args=(s,)) for s in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert reader.concurrent_reads == hasattr(__import__("os"), "preadv")
+
+
+def test_read_frame_checks_the_buffer_and_the_index(clip):
+    with open_video(clip / "ref.y4m") as reader:
+        buf = reader.new_buffer()
+        assert buf.nbytes == reader.frame_bytes
+        for bad in (buf[1:], buf.astype(np.uint16), np.empty(2 * buf.size, buf.dtype)):
+            with pytest.raises(ValueError, match="must come from new_buffer"):
+                reader.read_frame(0, bad)
+        with pytest.raises(IndexError, match="frame 20 out of range"):
+            reader.read_frame(20, buf)
+        np.testing.assert_array_equal(reader.read_frame(-1, buf)[0], frames_of(reader)[-1][0])
+
+
+@pytest.mark.parametrize("pix_fmt,size", [("yuv420p", (40, 32)), ("yuv420p10le", (37, 29)),
+                                          ("yuv422p", (44, 24)), ("yuv444p12le", (24, 20)),
+                                          ("gray", (33, 19))])
+def test_rows_do_not_depend_on_the_threads(tmp_path, pix_fmt, size):
+    """Files (each thread reads its frames into its own buffers) and the same
+    frames as arrays (read in the calling thread): equal rows, 1 to 3 threads,
+    with offset, shortest and frames."""
+    ref, dist = make_frames(*size, pix_fmt, 9, seed=5)
+    write_y4m(tmp_path / "a.y4m", ref, *size, pix_fmt)
+    write_y4m(tmp_path / "b.y4m", dist, *size, pix_fmt)
+    bits = ssimfast._video.PIXEL_FORMATS[pix_fmt][1]
+    for preset in ("ffmpeg", None):
+        for kwargs, frames in (({}, 9), ({"offset": 2, "shortest": True}, 7), ({"frames": 4}, 4)):
+            skip = kwargs.get("offset", 0)
+            arrays = video_ssim(ref[:frames], dist[skip:skip + frames], preset=preset,
+                                psnr=True, workers=1, bits=bits)
+            for workers in (1, 2, 3):
+                calls = []
+                files = video_ssim(tmp_path / "a.y4m", tmp_path / "b.y4m", preset=preset,
+                                   psnr=True, workers=workers,
+                                   progress=lambda d, t: calls.append((d, t)), **kwargs)
+                assert list(files.rows()) == list(arrays.rows()), (preset, kwargs, workers)
+                assert calls == [(i, frames) for i in range(1, frames + 1)]
+
+
+def test_each_scoring_thread_owns_its_frames(clip, monkeypatch):
+    """With readers that read by index, a frame is read and scored in one
+    thread, into a buffer no other frame uses until it is scored; at most one
+    buffer pair per thread; the first and last frames get every thread."""
+    import threading
+    import time
+    with open_video(clip / "ref.y4m") as a, open_video(clip / "dist.y4m") as b:
+        expected = [(f, g) for f, g in zip(frames_of(a), frames_of(b))]
+    real_read, real_score = ssimfast._video._MappedReader.read_plane, vs._Scorer.score_planes
+    read_in, seen = {}, []
+
+    def read_plane(self, i, k, buf):
+        read_in[i, k, self.path] = threading.get_ident()
+        return real_read(self, i, k, buf)
+
+    def score(self, index, plane_pairs, workers=None):
+        pairs = list(plane_pairs)
+        time.sleep(0.002)  # another thread reading into these buffers would show
+        ok = all(np.array_equal(p, q) for (r, d), f, g in zip(pairs, *expected[index])
+                 for p, q in ((r, f), (d, g)))
+        seen.append((index, threading.get_ident(), pairs[0][0].base, pairs[0][1].base,
+                     workers, ok))
+        return real_score(self, index, pairs, workers=workers)
+
+    monkeypatch.setattr(ssimfast._video._MappedReader, "read_plane", read_plane)
+    monkeypatch.setattr(vs._Scorer, "score_planes", score)
+    scores = video_ssim(clip / "ref.y4m", clip / "dist.y4m", preset="ffmpeg", workers=2)
+    assert len(scores) == 20 and sorted(i for i, *_ in seen) == list(range(20))
+    assert all(ok for *_, ok in seen)
+    # Frames 1 to 19: each plane read by the thread that scored the frame.
+    assert len(read_in) == 19 * 3 * 2
+    assert all(read_in[i, k, path] == thread for i, thread, *_ in seen if i
+               for k in range(3) for path in (str(clip / "ref.y4m"), str(clip / "dist.y4m")))
+    buffers = {id(r if r.base is None else r.base) for _, _, r, _, _, _ in seen}
+    assert len(buffers) <= 2  # one (ref, dist) allocation per thread
+    assert all(r.base is d.base for _, _, r, d, _, _ in seen)
+    workers = {i: w for i, _, _, _, w, _ in seen}
+    assert workers[0] == workers[19] == 2 and {workers[i] for i in range(1, 19)} == {None}
+
+
+# Cuts dist.y4m after its frame 2 once a scoring thread has read that frame's
+# last plane: with several threads, each reads its own frames; later frames
+# come up short.
+_SHRINK_THREADS = """
+import os, sys
+import ssimfast._video as video
+from ssimfast._video_ssim import iter_video_ssim
+read_plane = video._MappedReader.read_plane
+def shrinking(self, i, k, buf):
+    plane = read_plane(self, i, k, buf)
+    if i == 2 and k == 2 and self.path == "dist.y4m":
+        os.truncate("dist.y4m", self._offsets[3])
+    return plane
+video._MappedReader.read_plane = shrinking
+rows = []
+try:
+    for row in iter_video_ssim("ref.y4m", "dist.y4m", preset="ffmpeg", workers=2):
+        rows.append(row["frame"])
+except ValueError as exc:
+    print(rows, exc)
+"""
+
+
+def test_a_video_that_shrinks_while_threads_read_it(tmp_path):
+    ref, dist = make_frames(256, 128, "yuv420p", 8, seed=6)
+    write_y4m(tmp_path / "ref.y4m", ref, 256, 128, "yuv420p")
+    write_y4m(tmp_path / "dist.y4m", dist, 256, 128, "yuv420p")
+    proc = subprocess.run([sys.executable, "-c", _SHRINK_THREADS], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, (proc.returncode, proc.stderr)  # not -SIGBUS
+    rows, message = proc.stdout.split("]", 1)
+    assert rows.startswith("[0, 1, 2")  # complete rows in order, up to the cut
+    assert "dist.y4m shrank during the run" in message
+
+
+def test_ctrl_c_in_the_calling_thread_stops_the_helpers(clip, monkeypatch):
+    """Ctrl-C while the calling thread scores a frame: the rows yielded are
+    complete and in order, the helper threads end with their frame."""
+    import threading
+    real = vs._Scorer.score_planes
+    caller = threading.get_ident()
+
+    def score(self, index, plane_pairs, workers=None):
+        if index >= 8 and threading.get_ident() == caller:
+            raise KeyboardInterrupt
+        return real(self, index, plane_pairs, workers=workers)
+
+    monkeypatch.setattr(vs._Scorer, "score_planes", score)
+    before = threading.active_count()
+    rows = []
+    with pytest.raises(KeyboardInterrupt):
+        for row in iter_video_ssim(clip / "ref.y4m", clip / "dist.y4m", preset="ffmpeg",
+                                   workers=2):
+            rows.append(row)
+    assert [r["frame"] for r in rows] == list(range(len(rows))) and len(rows) < 20
+    assert all(set(r) == {"frame", "y", "u", "v", "all"} for r in rows)
+    assert threading.active_count() == before
