@@ -63,5 +63,6 @@ def test_profile_runs_and_accounts_for_the_frame(bench, tmp_path):
     for p in "yuv":
         assert f"default: plane {p}" in ms
     for name in ("video_ssim skimage, workers=1", "video_ssim ffmpeg, psnr, workers=2",
-                 "video_ssim skimage, psnr, workers=2 (wall time)"):
+                 "video_ssim skimage, psnr, workers=2 (wall time)",
+                 "read a frame pair (pread)", "floor: one float64 division per pixel (NumPy)"):
         assert name in ms
