@@ -2,7 +2,9 @@
 # fork/join. On a busy machine an OpenMP region ends only when every team
 # thread has checked in, including one the OS has not scheduled yet; with the
 # pool the calling thread starts at once and waits only for helpers that joined
-# and are finishing a chunk (see _pool.h).
+# and are finishing an item (see _pool.h); on mean-only 2-D jobs (ssim_2d,
+# ssim_2d_multi without maps or gradients) not even for those: it computes
+# their items itself and returns (ssimfast_pool_run_detached, below).
 #
 # Thread counts keep OpenMP's conventions: n_threads comes from
 # ssimfast._threads.resolve_workers (omp_get_max_threads: OMP_NUM_THREADS,
@@ -18,11 +20,25 @@
 cdef extern from "_pool.h" nogil:
     ctypedef void (*ssimfast_task)(void* ctx, Py_ssize_t lo, Py_ssize_t hi, int slot,
                                    const void* tag) noexcept nogil
+    ctypedef void (*ssimfast_commit)(void* ctx, Py_ssize_t item, int slot) noexcept nogil
+    ctypedef void (*ssimfast_release)(void* arg) noexcept nogil
     int ssimfast_pool_init() noexcept
     void ssimfast_pool_run(ssimfast_task task, void* ctx, Py_ssize_t n, Py_ssize_t chunk,
                            int workers) noexcept
     void ssimfast_pool_run_stealing(ssimfast_task task, void* ctx, Py_ssize_t n,
                                     Py_ssize_t chunk, int workers) noexcept
+    int ssimfast_pool_run_detached(ssimfast_task task, ssimfast_commit commit, void* ctx,
+                                   Py_ssize_t n, Py_ssize_t chunk, int workers,
+                                   ssimfast_release release, void* release_arg) noexcept
+    int ssimfast_pool_defer(void* node, int schedule) noexcept
+    void ssimfast_pool_unschedule() noexcept
+    void* ssimfast_pool_take_deferred(int pending) noexcept
+    void ssimfast_pool_released() noexcept
+    void ssimfast_pool_close() noexcept
+    Py_ssize_t ssimfast_pool_taken_over() noexcept
+    Py_ssize_t ssimfast_pool_unreleased() noexcept
+    int ssimfast_pool_orphans() noexcept
+    void ssimfast_pool_delay_items(int us) noexcept
     Py_ssize_t ssimfast_pool_stolen() noexcept
     void ssimfast_pool_delay_helpers(int us) noexcept
     int ssimfast_pool_helpers() noexcept
@@ -32,6 +48,103 @@ cdef extern from "_pool.h" nogil:
 
 if ssimfast_pool_init() != 0:
     raise ImportError("ssimfast: could not register the thread pool's fork handler")
+
+
+# ---------------------------------------------------------------------------
+# Jobs whose caller does not wait for late helpers (ssimfast_pool_run_detached)
+# ---------------------------------------------------------------------------
+# A helper still running an item when its caller returns reads the inputs and
+# the arguments and writes its slot's scratch: all must outlive the call. The
+# caller puts its arguments struct and scratch in one block that starts with a
+# _Keep, and keeps the buffers the helpers read with Python references (taken
+# with the GIL, before the nogil section). If the caller leaves last (the
+# usual case) it releases them itself (_release_now); else the last helper
+# calls _release_later without the GIL, which puts the block on the pool's
+# list (ssimfast_pool_defer) and, unless one is queued already, schedules a
+# pending call (Py_AddPendingCall may be called from any thread) that takes
+# the list with the GIL. If Python's queue of pending calls is full, the next
+# kernel call (or the exit handler) takes it (_release_deferred).
+# Scratch is malloc'ed per call (_scratch caches nothing), so a block a late
+# helper writes is never handed to another call.
+
+from cpython.ref cimport PyObject, Py_INCREF, Py_XDECREF
+
+cdef extern from "Python.h":
+    int Py_AddPendingCall(int (*func)(void*) noexcept, void* arg) noexcept nogil
+
+cdef struct _Keep:
+    void* next   # the pool's list of deferred releases (first: see ssimfast_pool_defer)
+    void* block  # the scratch block this record is in
+    void (*free_block)(void* block) noexcept nogil  # how to free it (_free_scratch)
+    PyObject* kept  # an owned reference (what the helpers read), or NULL
+
+
+cdef void _keep(_Keep* k, void* block, void (*free_block)(void*) noexcept nogil,
+                object kept):
+    """Starts the record at the head of `block`, with an owned reference to
+    `kept` (None: nothing): the memoryviews helpers read, each of which holds
+    its buffer, so its exporter (a NumPy array or its base)."""
+    k.next = NULL
+    k.block = block
+    k.free_block = free_block
+    k.kept = NULL
+    if kept is not None:
+        Py_INCREF(kept)
+        k.kept = <PyObject*> kept
+
+
+cdef int _release_now(void* arg) noexcept:
+    """Drops the reference and frees the block. With the GIL (a pending call,
+    or the caller itself). Returns 0 (a pending call's success)."""
+    cdef _Keep* k = <_Keep*> arg
+    cdef PyObject* o = k.kept
+    k.kept = NULL
+    k.free_block(k.block)
+    Py_XDECREF(o)
+    return 0
+
+
+cdef int _release_list(void* node) noexcept:
+    """Releases a list of _Keep records (through `next`). With the GIL."""
+    cdef void* after
+    while node != NULL:
+        after = (<_Keep*> node).next
+        _release_now(node)
+        ssimfast_pool_released()
+        node = after
+    return 0
+
+
+cdef int _release_pending(void* arg) noexcept:
+    """The pending call: releases what late helpers left on the pool's list."""
+    return _release_list(ssimfast_pool_take_deferred(1))
+
+
+cdef bint _defer_releases = False  # tests: schedule no pending call
+
+
+cdef void _release_later(void* arg) noexcept nogil:
+    """The last late helper of an abandoned job (no GIL): release `arg` soon."""
+    if ssimfast_pool_defer(arg, not _defer_releases):
+        if Py_AddPendingCall(_release_pending, NULL) != 0:
+            ssimfast_pool_unschedule()  # (the queue is full: the next kernel call)
+
+
+cdef int _release_deferred() except -1:
+    """Releases what late helpers left on the pool's list. With the GIL."""
+    _release_list(ssimfast_pool_take_deferred(0))
+    return 0
+
+
+def _pool_at_exit():
+    # Before the interpreter goes: no helper may call _release_later after it.
+    with nogil:
+        ssimfast_pool_close()
+    _release_deferred()
+
+
+import atexit as _atexit
+_atexit.register(_pool_at_exit)
 
 cdef enum:
     # Work below which a call runs on the calling thread alone: waking a helper
@@ -85,6 +198,43 @@ def _pool_delay_helpers(int microseconds):
     """Tests: helpers sleep this long after taking a chunk of a job that allows
     stealing, as if the OS had preempted them (0: no delay)."""
     ssimfast_pool_delay_helpers(max(0, microseconds))
+
+
+def pool_taken_over():
+    """Items the calling threads computed for a helper still running them, and
+    returned without waiting for it (for tests)."""
+    return ssimfast_pool_taken_over()
+
+
+def pool_orphans():
+    """Jobs whose caller has returned while helpers still run (for tests)."""
+    return ssimfast_pool_orphans()
+
+
+def pool_unreleased():
+    """Abandoned jobs whose memory and references are not released yet (for
+    tests; a pending call or the next kernel call releases them)."""
+    return ssimfast_pool_unreleased()
+
+
+def _pool_delay_items(int microseconds):
+    """Tests: helpers sleep this long after starting an item of a job whose
+    caller does not wait for them (mean-only ssim_2d), before computing it,
+    as if the OS had preempted them there (0: no delay)."""
+    ssimfast_pool_delay_items(max(0, microseconds))
+
+
+def _pool_defer_releases(bint defer):
+    """Tests: late helpers leave their releases on the pool's list and schedule
+    no pending call (as when Python's queue of pending calls is full): the
+    next kernel call releases them."""
+    global _defer_releases
+    _defer_releases = defer
+
+
+def _pool_release_deferred():
+    """Tests: release what late helpers left on the pool's list now."""
+    _release_deferred()
 
 
 def _pool_refuse_threads(bint refuse):

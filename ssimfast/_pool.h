@@ -18,7 +18,18 @@
  *   one item at a time: a participant takes its chunk's items one by one, and
  *   the caller, once no chunk is left, takes the back half of what a helper has
  *   not started (again and again) instead of waiting for it. The caller then
- *   waits at most for the item a helper is running.
+ *   waits at most for the item a helper is running (run_detached: not even).
+ *
+ * ssimfast_pool_run_detached(task, commit, ctx, n, chunk, workers, release, arg):
+ *   ssimfast_pool_run_stealing for tasks whose helpers write nothing the caller
+ *   reads but each item's result, published by commit(ctx, item, slot) (under
+ *   the item's claim lock, by the one participant that still owns the item).
+ *   The caller, once nothing is left to run or steal, computes itself the items
+ *   helpers are still running (they then do not publish theirs) and returns
+ *   without waiting for those helpers: a call ends when the work is done, not
+ *   when every helper has checked in. Returns 1 if no helper was left in the
+ *   job (the caller frees ctx and what it points to), else 0: the last helper
+ *   to leave calls release(arg), without the GIL, to free them (see "Lifetime").
  *
  * One pool per process (per kernel module): at most cores - 1 helpers whatever
  * the number of Python threads calling, created lazily, sleeping on a condition
@@ -35,10 +46,15 @@
 #define SSIMFAST_POOL_H
 
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* `tag` is always NULL: it lets Cython specialise tasks on a pixel type. */
 typedef void (*ssimfast_task)(void *ctx, Py_ssize_t lo, Py_ssize_t hi, int slot, const void *tag);
+/* Publishes the result of `item`, computed by `slot` (ssimfast_pool_run_detached). */
+typedef void (*ssimfast_commit)(void *ctx, Py_ssize_t item, int slot);
+/* Frees what a job abandoned to its helpers uses, once the last has left. */
+typedef void (*ssimfast_release)(void *arg);
 
 #ifdef _WIN32
 #include <windows.h>
@@ -88,22 +104,44 @@ typedef pthread_cond_t sf_cond;
 typedef struct {
     sf_mutex lock;
     Py_ssize_t lo, hi;
+    Py_ssize_t running;  /* the item the holder is computing, or -1 (also: taken over) */
 } sf_claim;
 
 /* Most participants whose chunks can be stolen from (more run without). */
 #define SF_STEAL_SLOTS 64
 
+/* Lifetime of a job (on the heap, owned by the pool), under the pool's mutex:
+ *  - A helper touches a job only between joining it (active++, which needs the
+ *    job in the open jobs' list) and leaving it (active--); the caller, from
+ *    creating it until it leaves (sets `left`, or finds active == 0).
+ *  - The caller unlinks the job (open = 0) before it leaves: no helper joins a
+ *    job once its caller may be gone, and the list never holds a freed job.
+ *  - Whoever leaves last frees it, exactly once: the caller if it finds
+ *    active == 0 (after waiting for it, or because nobody is left); else the
+ *    helper whose active-- reaches 0 with `left` set (set only while
+ *    active > 0, so that helper exists). It calls release(release_arg) first,
+ *    then counts the orphan off (ssimfast_pool_close waits for none).
+ *  - A helper still running when its caller left touches only the job, ctx
+ *    and what ctx points to (which release frees): it publishes nothing, as
+ *    the caller took its item over (running = -1 under the claim lock, after
+ *    sf_steal emptied every claim; a chunk is taken under its claim's lock,
+ *    so that the caller sees it), and there is no item left for it to take.
+ */
 typedef struct sf_job {
     ssimfast_task task;
-    void *ctx;
+    ssimfast_commit commit;    /* NULL: the task publishes its results itself */
+    ssimfast_release release;  /* NULL: the caller always waits for its helpers */
+    void *ctx, *release_arg;
     Py_ssize_t n, chunk;
     volatile Py_ssize_t next;  /* first item of the next chunk (atomic) */
-    sf_claim *claims;          /* per slot, or NULL: no stealing */
+    int nclaims;               /* claims[] per slot up to nclaims; 0: no stealing */
     int slots, max_slots;      /* slots handed out; under the pool's mutex */
     int active;                /* helpers inside the job; under the mutex */
     int open;                  /* still taking helpers; under the mutex */
+    int left;                  /* the caller has returned; under the mutex */
     sf_cond done;              /* the caller waits here for active == 0 */
     struct sf_job *prev, *next_job;  /* the open jobs' list */
+    sf_claim claims[1];        /* nclaims of them (allocated with the job) */
 } sf_job;
 
 static struct {
@@ -118,11 +156,22 @@ static struct {
     volatile Py_ssize_t helper_chunks;  /* chunks run by helpers (atomic): for tests */
     volatile Py_ssize_t stolen;         /* items the callers stole (atomic): for tests */
     volatile Py_ssize_t callers;        /* threads inside ssimfast_pool_run* (atomic) */
+    volatile Py_ssize_t taken_over;     /* items callers computed for a running helper */
+    volatile Py_ssize_t unreleased;     /* abandoned jobs not yet released (atomic): tests */
+    int orphans;        /* jobs whose caller left before their helpers; under the mutex */
+    int closing;        /* ssimfast_pool_close ran: callers wait for their helpers */
+    sf_cond no_orphans; /* ssimfast_pool_close waits here for orphans == 0 */
+    void *deferred;     /* releases to finish with the GIL (ssimfast_pool_defer); mutex */
+    int drain_scheduled; /* a pending call will take `deferred`; under the mutex */
 } sf_pool;
 
 /* For tests: microseconds a helper sleeps after taking a chunk of a job that
    allows stealing (as if the OS had preempted it), so that the caller steals. */
 static volatile int sf_pool_helper_delay_us = 0;
+
+/* For tests: microseconds a helper sleeps after it starts an item of a job
+   whose caller does not wait (as if preempted while computing it). */
+static volatile int sf_pool_item_delay_us = 0;
 
 /* For tests: set to make every thread creation fail (the caller then does the
    whole job). */
@@ -151,38 +200,71 @@ static void sf_sleep_us(int us) {
 #endif
 }
 
+/* Runs items [lo, hi) by `slot` alone: at once, or one by one, each
+   published as soon as computed (a slot's scratch holds one item's result). */
+static void sf_run_items(ssimfast_task task, ssimfast_commit commit, void *ctx, Py_ssize_t lo,
+                         Py_ssize_t hi, int slot) {
+    Py_ssize_t i;
+    if (commit == NULL) {
+        task(ctx, lo, hi, slot, NULL);
+        return;
+    }
+    for (i = lo; i < hi; i++) {
+        task(ctx, i, i + 1, slot, NULL);
+        commit(ctx, i, slot);
+    }
+}
+
 /* Runs the items left in `c`, one at a time from the front. */
 static void sf_run_claim(sf_job *job, sf_claim *c, int slot) {
     Py_ssize_t i;
+    int mine;
     for (;;) {
         sf_lock(&c->lock);
         i = c->lo;
-        if (i < c->hi)
+        mine = i < c->hi;
+        if (mine) {
             c->lo = i + 1;
+            c->running = i;
+        }
         sf_unlock(&c->lock);
-        if (i >= c->hi)
+        if (!mine)
             return;
+        if (slot > 0 && job->release != NULL && sf_pool_item_delay_us > 0)
+            sf_sleep_us(sf_pool_item_delay_us);
         job->task(job->ctx, i, i + 1, slot, NULL);
+        sf_lock(&c->lock);
+        if (c->running == i && job->commit != NULL)
+            job->commit(job->ctx, i, slot);  /* not taken over: the result is this one */
+        c->running = -1;
+        sf_unlock(&c->lock);
     }
 }
 
 /* Runs chunks of `job` until none is left; returns how many it ran. */
 static Py_ssize_t sf_work(sf_job *job, int slot) {
     Py_ssize_t lo, hi, done = 0;
-    sf_claim *c = job->claims != NULL && slot < SF_STEAL_SLOTS ? &job->claims[slot] : NULL;
+    sf_claim *c = slot < job->nclaims ? &job->claims[slot] : NULL;
     for (;; done++) {
+        /* (Taken under the claim's lock: a caller that has seen every chunk
+           handed out and then this claim empty knows this slot has none.) */
+        if (c != NULL)
+            sf_lock(&c->lock);
         lo = sf_fetch_add(&job->next, job->chunk);
+        hi = lo + job->chunk < job->n ? lo + job->chunk : job->n;
+        if (c != NULL) {
+            if (lo < job->n) {
+                c->lo = lo;
+                c->hi = hi;
+            }
+            sf_unlock(&c->lock);
+        }
         if (lo >= job->n)
             return done;
-        hi = lo + job->chunk < job->n ? lo + job->chunk : job->n;
         if (c == NULL) {
-            job->task(job->ctx, lo, hi, slot, NULL);
+            sf_run_items(job->task, job->commit, job->ctx, lo, hi, slot);
             continue;
         }
-        sf_lock(&c->lock);
-        c->lo = lo;
-        c->hi = hi;
-        sf_unlock(&c->lock);
         if (slot > 0 && sf_pool_helper_delay_us > 0)
             sf_sleep_us(sf_pool_helper_delay_us);
         sf_run_claim(job, c, slot);
@@ -195,8 +277,8 @@ static void sf_steal(sf_job *job, int slots) {
     sf_claim *mine = &job->claims[0], *c;
     Py_ssize_t mid, hi;
     int s;
-    if (slots > SF_STEAL_SLOTS)
-        slots = SF_STEAL_SLOTS;
+    if (slots > job->nclaims)
+        slots = job->nclaims;
     for (s = 1; s < slots; s++) {
         c = &job->claims[s];
         for (;;) {
@@ -216,6 +298,19 @@ static void sf_steal(sf_job *job, int slots) {
             sf_run_claim(job, mine, 0);
         }
     }
+}
+
+static void sf_job_free(sf_job *job) {
+    int i;
+#ifndef _WIN32
+    pthread_cond_destroy(&job->done);
+    for (i = 0; i < job->nclaims; i++)
+        pthread_mutex_destroy(&job->claims[i].lock);
+#else
+    for (i = 0; i < job->nclaims; i++)
+        DeleteCriticalSection(&job->claims[i].lock);
+#endif
+    free(job);
 }
 
 /* An open job with work and a free slot, or NULL. Under the mutex. */
@@ -251,8 +346,20 @@ static void *sf_helper(void *arg)
         sf_unlock(&sf_pool.lock);
         sf_fetch_add(&sf_pool.helper_chunks, sf_work(job, slot));
         sf_lock(&sf_pool.lock);
-        if (--job->active == 0 && !job->open)
-            sf_cond_signal(&job->done);
+        if (--job->active > 0)
+            continue;
+        if (!job->left) {
+            if (!job->open)
+                sf_cond_signal(&job->done);
+            continue;
+        }
+        /* The last of an abandoned job (see "Lifetime of a job"). */
+        sf_unlock(&sf_pool.lock);
+        job->release(job->release_arg);
+        sf_job_free(job);
+        sf_lock(&sf_pool.lock);
+        if (--sf_pool.orphans == 0)
+            sf_cond_broadcast(&sf_pool.no_orphans);
     }
 #ifndef __GNUC__
     return 0;  /* not reached */
@@ -291,6 +398,11 @@ static void sf_pool_reset(void) {
     sf_pool.idle = 0;
     sf_pool.failed = 0;
     sf_pool.callers = 0;  /* the parent's callers are not in this process */
+    sf_cond_init(&sf_pool.no_orphans);
+    /* The parent's abandoned jobs will never be released here (they leak). */
+    sf_pool.unreleased -= sf_pool.orphans;
+    sf_pool.orphans = 0;
+    sf_pool.drain_scheduled = 0;  /* (the parent's pending calls are not queued here) */
 }
 
 #ifndef _WIN32
@@ -319,14 +431,36 @@ static int sf_busy(void) {
     return sf_load(&sf_pool.jobs) != NULL && sf_load(&sf_pool.idle) == 0;
 }
 
-static void sf_run(ssimfast_task task, void *ctx, Py_ssize_t n, Py_ssize_t chunk, int workers,
-                   int steal) {
-    sf_job job;
-    sf_claim claims[SF_STEAL_SLOTS];
+/* The caller, after sf_steal: computes itself (slot 0) each item a helper is
+   still running, and takes it from that helper (which will not publish it). */
+static void sf_take_over(sf_job *job) {
+    sf_claim *c;
+    Py_ssize_t r;
+    int s, slots = job->slots < job->nclaims ? job->slots : job->nclaims;
+    for (s = 1; s < slots; s++) {
+        c = &job->claims[s];
+        sf_lock(&c->lock);
+        r = c->running;
+        c->running = -1;
+        sf_unlock(&c->lock);
+        if (r < 0)
+            continue;
+        job->task(job->ctx, r, r + 1, 0, NULL);
+        job->commit(job->ctx, r, 0);
+        sf_fetch_add(&sf_pool.taken_over, 1);
+    }
+}
+
+/* Returns 1 if the caller left last (no helper in the job), 0 if it left the
+   job to its helpers (only with release: see "Lifetime of a job"). */
+static int sf_run(ssimfast_task task, ssimfast_commit commit, void *ctx, Py_ssize_t n,
+                  Py_ssize_t chunk, int workers, int steal, ssimfast_release release,
+                  void *release_arg) {
+    sf_job *job;
     int want, i, nclaims = 0;
     Py_ssize_t others;
     if (n <= 0)
-        return;
+        return 1;
     if (chunk < 1)
         chunk = 1;
     if (workers > (n + chunk - 1) / chunk)
@@ -334,37 +468,43 @@ static void sf_run(ssimfast_task task, void *ctx, Py_ssize_t n, Py_ssize_t chunk
     /* Other Python threads' calls already running on cap (cores - 1) or more
        cores: a helper would only take turns with them. */
     others = sf_fetch_add(&sf_pool.callers, 1);
-    if (workers <= 1 || !sf_pool.ready || sf_pool.cap < 1 || others >= sf_pool.cap ||
-        sf_busy()) {
-        /* Nothing to share, or nobody to share it with: the caller works
-           alone, with no lock taken and nobody woken or waited for. */
-        task(ctx, 0, n, 0, NULL);
+    job = NULL;
+    if (workers > 1 && sf_pool.ready && sf_pool.cap >= 1 && others < sf_pool.cap && !sf_busy()) {
+        nclaims = !steal ? 0 : workers < SF_STEAL_SLOTS ? workers : SF_STEAL_SLOTS;
+        job = (sf_job *)calloc(1, sizeof(sf_job) + (nclaims > 0 ? nclaims - 1 : 0) * sizeof(sf_claim));
+    }
+    if (job == NULL) {
+        /* Nothing to share, nobody to share it with (or no memory): the caller
+           works alone, with no lock taken and nobody woken or waited for. */
+        sf_run_items(task, commit, ctx, 0, n, 0);
         sf_fetch_add(&sf_pool.callers, -1);
-        return;
+        return 1;
     }
-    memset(&job, 0, sizeof(job));
-    job.task = task;
-    job.ctx = ctx;
-    job.n = n;
-    job.chunk = chunk;
-    job.slots = 1;  /* slot 0 is the caller's */
-    job.max_slots = workers;
-    job.open = 1;
-    if (steal) {
-        nclaims = workers < SF_STEAL_SLOTS ? workers : SF_STEAL_SLOTS;
-        for (i = 0; i < nclaims; i++) {
-            sf_mutex_init(&claims[i].lock);
-            claims[i].lo = claims[i].hi = 0;
-        }
-        job.claims = claims;
+    job->task = task;
+    job->commit = commit;
+    job->ctx = ctx;
+    job->n = n;
+    job->chunk = chunk;
+    job->slots = 1;  /* slot 0 is the caller's */
+    job->max_slots = workers;
+    job->open = 1;
+    job->nclaims = nclaims;
+    /* Helpers not all with a claim could not be taken over: they are waited for. */
+    if (commit != NULL && release != NULL && workers <= nclaims) {
+        job->release = release;
+        job->release_arg = release_arg;
     }
-    sf_cond_init(&job.done);
+    for (i = 0; i < nclaims; i++) {
+        sf_mutex_init(&job->claims[i].lock);
+        job->claims[i].running = -1;
+    }
+    sf_cond_init(&job->done);
 
     sf_lock(&sf_pool.lock);
-    job.next_job = sf_pool.jobs;  /* newest first: helpers take fresh jobs */
+    job->next_job = sf_pool.jobs;  /* newest first: helpers take fresh jobs */
     if (sf_pool.jobs != NULL)
-        sf_pool.jobs->prev = &job;
-    sf_pool.jobs = &job;
+        sf_pool.jobs->prev = job;
+    sf_pool.jobs = job;
     want = workers - 1;
     /* Wake sleeping helpers first; start new ones (up to the cap) only for what
        the sleeping ones cannot cover. */
@@ -380,39 +520,44 @@ static void sf_run(ssimfast_task task, void *ctx, Py_ssize_t n, Py_ssize_t chunk
     }
     sf_unlock(&sf_pool.lock);
 
-    sf_work(&job, 0);
+    sf_work(job, 0);
 
     sf_lock(&sf_pool.lock);
-    job.open = 0;  /* no helper joins from here on: job.slots is final */
-    if (job.prev != NULL)
-        job.prev->next_job = job.next_job;
+    job->open = 0;  /* no helper joins from here on: job->slots is final */
+    if (job->prev != NULL)
+        job->prev->next_job = job->next_job;
     else
-        sf_pool.jobs = job.next_job;
-    if (job.next_job != NULL)
-        job.next_job->prev = job.prev;
-    if (steal && job.active > 0) {
+        sf_pool.jobs = job->next_job;
+    if (job->next_job != NULL)
+        job->next_job->prev = job->prev;
+    if (nclaims > 0 && job->active > 0) {
         sf_unlock(&sf_pool.lock);
-        sf_steal(&job, job.slots);
+        sf_steal(job, job->slots);
+        if (job->release != NULL)
+            sf_take_over(job);
         sf_lock(&sf_pool.lock);
     }
-    while (job.active > 0)
-        sf_cond_wait(&job.done, &sf_pool.lock);
+    if (job->release != NULL && job->active > 0 && !sf_pool.closing) {
+        /* Every item is done: what helpers still run is no longer needed. */
+        job->left = 1;
+        sf_pool.orphans++;
+        sf_fetch_add(&sf_pool.unreleased, 1);
+        sf_unlock(&sf_pool.lock);
+        sf_fetch_add(&sf_pool.callers, -1);
+        return 0;
+    }
+    while (job->active > 0)
+        sf_cond_wait(&job->done, &sf_pool.lock);
     sf_unlock(&sf_pool.lock);
     sf_fetch_add(&sf_pool.callers, -1);
-#ifndef _WIN32
-    pthread_cond_destroy(&job.done);
-    for (i = 0; i < nclaims; i++)
-        pthread_mutex_destroy(&claims[i].lock);
-#else
-    for (i = 0; i < nclaims; i++)
-        DeleteCriticalSection(&claims[i].lock);
-#endif
+    sf_job_free(job);
+    return 1;
 }
 
 /* Runs task over [0, n) (see the top of this file). */
 static void ssimfast_pool_run(ssimfast_task task, void *ctx, Py_ssize_t n, Py_ssize_t chunk,
                               int workers) {
-    sf_run(task, ctx, n, chunk, workers, 0);
+    sf_run(task, NULL, ctx, n, chunk, workers, 0, NULL, NULL);
 }
 
 /* ssimfast_pool_run for tasks that cost no more run one item at a time than
@@ -421,13 +566,88 @@ static void ssimfast_pool_run(ssimfast_task task, void *ctx, Py_ssize_t n, Py_ss
    a helper's unstarted items instead of waiting for it (sf_steal). */
 static void ssimfast_pool_run_stealing(ssimfast_task task, void *ctx, Py_ssize_t n,
                                        Py_ssize_t chunk, int workers) {
-    sf_run(task, ctx, n, chunk, workers, 1);
+    sf_run(task, NULL, ctx, n, chunk, workers, 1, NULL, NULL);
+}
+
+/* ssimfast_pool_run_stealing whose caller does not wait for a helper still
+   running an item (see the top of this file). The serial path commits every
+   item after running them all in one task call. */
+static int ssimfast_pool_run_detached(ssimfast_task task, ssimfast_commit commit, void *ctx,
+                                      Py_ssize_t n, Py_ssize_t chunk, int workers,
+                                      ssimfast_release release, void *release_arg) {
+    return sf_run(task, commit, ctx, n, chunk, workers, 1, release, release_arg);
+}
+
+/* Called by a release function, without the GIL, to finish its work with the
+   GIL: keeps `node` (whose first field is a pointer the pool uses) on a list
+   for ssimfast_pool_take_deferred. Returns 1 if the caller is to schedule a
+   pending call that takes the list (`schedule` and none is scheduled); if it
+   cannot, it calls ssimfast_pool_unschedule. So at most one pending call of
+   the pool is queued in Python at a time. */
+static int ssimfast_pool_defer(void *node, int schedule) {
+    int now;
+    sf_lock(&sf_pool.lock);
+    *(void **)node = sf_pool.deferred;
+    sf_pool.deferred = node;
+    now = schedule && !sf_pool.drain_scheduled;
+    if (now)
+        sf_pool.drain_scheduled = 1;
+    sf_unlock(&sf_pool.lock);
+    return now;
+}
+
+static void ssimfast_pool_unschedule(void) {
+    sf_lock(&sf_pool.lock);
+    sf_pool.drain_scheduled = 0;
+    sf_unlock(&sf_pool.lock);
+}
+
+/* The deferred nodes (a list through their first field), now the caller's
+   (with the GIL). pending: called by the scheduled pending call. */
+static void *ssimfast_pool_take_deferred(int pending) {
+    void *list;
+    if (!pending && sf_load(&sf_pool.deferred) == NULL)
+        return NULL;
+    sf_lock(&sf_pool.lock);
+    list = sf_pool.deferred;
+    sf_pool.deferred = NULL;
+    if (pending)
+        sf_pool.drain_scheduled = 0;
+    sf_unlock(&sf_pool.lock);
+    return list;
+}
+
+/* A release function has finished (for tests: pool_unreleased). */
+static void ssimfast_pool_released(void) { sf_fetch_add(&sf_pool.unreleased, -1); }
+
+/* At exit (before the interpreter goes): from now on callers wait for their
+   helpers, and this waits until no abandoned job is left, so that no helper
+   calls a release function once the interpreter is gone. Without the GIL. */
+static void ssimfast_pool_close(void) {
+    sf_lock(&sf_pool.lock);
+    sf_pool.closing = 1;
+    while (sf_pool.orphans > 0)
+        sf_cond_wait(&sf_pool.no_orphans, &sf_pool.lock);
+    sf_unlock(&sf_pool.lock);
 }
 
 static int ssimfast_pool_helpers(void) { return sf_pool.helpers; }
 static int ssimfast_pool_cap(void) { return sf_pool.cap; }
 static Py_ssize_t ssimfast_pool_helper_chunks(void) { return sf_load(&sf_pool.helper_chunks); }
 static Py_ssize_t ssimfast_pool_stolen(void) { return sf_load(&sf_pool.stolen); }
+static Py_ssize_t ssimfast_pool_taken_over(void) { return sf_load(&sf_pool.taken_over); }
+static Py_ssize_t ssimfast_pool_unreleased(void) { return sf_load(&sf_pool.unreleased); }
+static int ssimfast_pool_orphans(void) {
+    int n;
+    sf_lock(&sf_pool.lock);
+    n = sf_pool.orphans;
+    sf_unlock(&sf_pool.lock);
+    return n;
+}
+
+/* Tests: helpers sleep `us` microseconds after starting an item of a job
+   whose caller does not wait for them (ssimfast_pool_run_detached). */
+static void ssimfast_pool_delay_items(int us) { sf_pool_item_delay_us = us; }
 
 /* Tests: helpers sleep `us` microseconds after taking a chunk of a stealing job. */
 static void ssimfast_pool_delay_helpers(int us) { sf_pool_helper_delay_us = us; }

@@ -4,6 +4,7 @@
 # Part of the kernel modules (see _module.pxi).
 
 from libc.stdint cimport uint16_t, int16_t, int32_t, int64_t
+from libc.string cimport memcpy
 
 # ---------------------------------------------------------------------------
 # 2-D (and 1-D as 1 x n): one pass over rows
@@ -149,6 +150,7 @@ cdef struct _Ssim2dArgs:
     char* sb
     Py_ssize_t ss0, ss1
     bint direct, want_map, running, single
+    bint deferred  # rows are summed by _ssim_2d_commit, not by _ssim_2d_groups
     double* tbase
     Py_ssize_t lo, hi, plo, phi, slo, shi
     Py_ssize_t clo, chi, ngroups, npanels
@@ -191,6 +193,8 @@ cdef void _ssim_2d_groups(void* args, Py_ssize_t qlo, Py_ssize_t qhi, int tid,
                             (a.sb + i * a.ss0) if a.direct else <char*> srow,
                             a.ss0 if a.direct else W * <Py_ssize_t> sizeof(double), a.plo, a.phi,
                             a.scale, a.c1, a.c2, a.cov_norm, t1, H * W, NULL)
+        if a.deferred:
+            continue  # (_ssim_2d_commit sums the rows, left in the slot's scratch)
         for t in range(g):
             if a.direct:
                 srow = <double*> (a.sb + (i + t) * a.ss0)
@@ -200,6 +204,18 @@ cdef void _ssim_2d_groups(void* args, Py_ssize_t qlo, Py_ssize_t qhi, int tid,
                 _store(srow, a.plo, a.phi, a.sb + (i + t) * a.ss0, a.ss1)
             if a.row_lo <= i + t < a.row_hi:
                 _sum_more(srow, a.slo, a.shi, a.partial + 4 * (i + t))
+
+
+cdef void _ssim_2d_commit(void* args, Py_ssize_t q, int tid) noexcept nogil:
+    """Adds row group q's SSIM rows, which _ssim_2d_groups (with `deferred`)
+    left in slot tid's scratch, to their rows' partial sums. Mean only."""
+    cdef _Ssim2dArgs* a = <_Ssim2dArgs*> args
+    cdef Py_ssize_t i = a.ilo + q * a.G, t
+    cdef Py_ssize_t g = min(a.G, a.ihi - i)
+    cdef double* srow = a.work + tid * a.per_thread + a.vlen + 4 * a.W
+    for t in range(g):
+        if a.row_lo <= i + t < a.row_hi:
+            _sum_more(srow + t * a.W, a.slo, a.shi, a.partial + 4 * (i + t))
 
 
 cdef int _ssim_2d_setup(_Ssim2dArgs* a, const pixel_t[:, :] x, const pixel_t[:, :] y,
@@ -283,6 +299,7 @@ cdef int _ssim_2d_setup(_Ssim2dArgs* a, const pixel_t[:, :] x, const pixel_t[:, 
     a.c1 = c1
     a.c2 = c2
     a.cov_norm = cov_norm
+    a.deferred = False
     return 0
 
 
@@ -367,33 +384,60 @@ def ssim_2d(const pixel_t[:, :] x, const pixel_t[:, :] y,
 
     Returns the sum over rows row_lo..row_hi-1 and columns crop1..W-crop1-1.
     """
-    cdef _Ssim2dArgs a
-    _ssim_2d_setup(&a, x, y, taps0, taps1, row_lo, row_hi, crop1, scale, c1, c2, cov_norm,
+    cdef _Ssim2dArgs a0
+    _ssim_2d_setup(&a0, x, y, taps0, taps1, row_lo, row_hi, crop1, scale, c1, c2, cov_norm,
                    smap, tmaps, running, "ssim_2d")
-    cdef Py_ssize_t H = a.H, p
+    cdef Py_ssize_t H = a0.H, p
     _check(rowsums_out.shape[0] in (0, H), "ssim_2d", "rowsums_out must be (H,) or empty")
-    n_threads = _workers_for(min(n_threads, a.ngroups), <double> (a.ihi - a.ilo) * (a.hi - a.lo))
-    # One malloc (not four NumPy arrays: this matters for small images): per
-    # thread scratch, cache tags and last row, then each row's partial sums.
+    _release_deferred()
+    n_threads = _workers_for(min(n_threads, a0.ngroups), <double> (a0.ihi - a0.ilo) * (a0.hi - a0.lo))
+    # One malloc (not four NumPy arrays: this matters for small images): a
+    # _Keep and the arguments (see _parallel.pxi), per thread scratch, cache
+    # tags and last row, then each row's partial sums.
+    cdef Py_ssize_t head = (sizeof(_Keep) + sizeof(_Ssim2dArgs) + 7) // 8
     cdef void* block = _scratch(sizeof(double) * _doubles(
-        n_threads * (<object> a.per_thread + a.ntags + 1) + 4 * <object> H + 8, "ssim_2d"))
+        head + n_threads * (<object> a0.per_thread + a0.ntags + 1) + 4 * <object> H + 8,
+        "ssim_2d"))
     if block == NULL:
-        raise MemoryError(f"ssim_2d: no memory for {n_threads} x {a.per_thread} doubles of scratch")
-    cdef double* work = _aligned(block)
+        raise MemoryError(f"ssim_2d: no memory for {n_threads} x {a0.per_thread} doubles of scratch")
+    cdef _Keep* keep = <_Keep*> block
+    cdef _Ssim2dArgs* a = <_Ssim2dArgs*> (keep + 1)
+    a[0] = a0
+    # Mean only, on several threads: the caller does not wait for a helper
+    # still running a row group; that helper reads x, y and the taps after the
+    # call, so their buffers are kept (released with the block). A map or
+    # gradient is written by the helpers into the caller's arrays, which the
+    # caller may free or read as soon as it returns: those calls wait.
+    a.deferred = not a.want_map and a.tbase == NULL and n_threads > 1
+    _keep(keep, block, _free_scratch, (<object> x, <object> y, <object> taps0, <object> taps1)
+          if a.deferred else None)
+    cdef double* work = _aligned(<double*> block + head)
     cdef double* partial = work + n_threads * a.per_thread  # H x 4, for _sum_more
     cdef Py_ssize_t* tags = <Py_ssize_t*> (partial + 4 * H)
-    _ssim_2d_attach(&a, work, partial, tags, tags + n_threads * a.ntags)
-    cdef Py_ssize_t chunk = _groups_chunk(&a, a.ngroups, n_threads)
+    _ssim_2d_attach(a, work, partial, tags, tags + n_threads * a.ntags)
+    cdef Py_ssize_t chunk = _groups_chunk(a, a.ngroups, n_threads)
     cdef double total
+    cdef int mine = 1
     with nogil:
         for p in range(a.npanels):
-            _ssim_2d_panel(&a, p)
+            _ssim_2d_panel(a, p)
             # (A cache slot holds one panel's columns.)
             _empty_slots(a.tags, a.last_row, a.ntags, n_threads)
-            ssimfast_pool_run_stealing(<ssimfast_task> _ssim_2d_groups[pixel_t], &a, a.ngroups,
-                                       chunk, n_threads)
-        total = _ssim_2d_total(&a, &rowsums_out[0] if rowsums_out.shape[0] > 0 else NULL)
-    _free_scratch(block)
+            if not a.deferred:
+                ssimfast_pool_run_stealing(<ssimfast_task> _ssim_2d_groups[pixel_t], a,
+                                           a.ngroups, chunk, n_threads)
+            elif p < a.npanels - 1:
+                # A later panel reuses the slots' scratch: wait for the helpers.
+                ssimfast_pool_run_detached(<ssimfast_task> _ssim_2d_groups[pixel_t],
+                                           _ssim_2d_commit, a, a.ngroups, chunk, n_threads,
+                                           NULL, NULL)
+            else:
+                mine = ssimfast_pool_run_detached(
+                    <ssimfast_task> _ssim_2d_groups[pixel_t], _ssim_2d_commit, a, a.ngroups,
+                    chunk, n_threads, _release_later, keep)
+        total = _ssim_2d_total(a, &rowsums_out[0] if rowsums_out.shape[0] > 0 else NULL)
+    if mine:
+        _release_now(keep)
     return total
 
 
@@ -436,7 +480,22 @@ cdef void _ssim_2d_multi_groups(void* args, Py_ssize_t lo, Py_ssize_t hi, int ti
         lo = e
 
 
-cdef int _ssim_2d_multi(const pixel_t* tag, tuple args, _Ssim2dArgs* pairs) except -1:
+cdef void _ssim_2d_multi_commit(void* args, Py_ssize_t q, int tid) noexcept nogil:
+    """_ssim_2d_commit for item q of ssim_2d_multi's job."""
+    cdef _MultiArgs* m = <_MultiArgs*> args
+    cdef Py_ssize_t k = 0, top = m.npairs - 1, mid
+    while k < top:  # as _ssim_2d_multi_groups: the pair of item q
+        mid = (k + top + 1) // 2
+        if m.first[mid] <= q:
+            k = mid
+        else:
+            top = mid - 1
+    while m.first[k + 1] <= q:
+        k += 1
+    _ssim_2d_commit(&m.pairs[k], q - m.first[k], tid)
+
+
+cdef int _ssim_2d_multi(const pixel_t* tag, tuple args, _Ssim2dArgs* pairs0) except -1:
     """ssim_2d_multi for pixel type pixel_t (`tag` only selects it), with
     ssim_2d_multi's arguments in `args`."""
     cdef list xs = args[0], ys = args[1], smaps = args[10], tmaps = args[11]
@@ -453,7 +512,7 @@ cdef int _ssim_2d_multi(const pixel_t* tag, tuple args, _Ssim2dArgs* pairs) exce
     cdef const pixel_t[:, :] yv
     cdef double[:, :] sv
     cdef double[:, :, ::1] tv
-    cdef _MultiArgs m
+    cdef _Ssim2dArgs* pairs = pairs0
     views = []  # keeps every buffer acquired until the end
     for k in range(K):
         xv = xs[k]
@@ -467,16 +526,31 @@ cdef int _ssim_2d_multi(const pixel_t* tag, tuple args, _Ssim2dArgs* pairs) exce
         rows += pairs[k].H
         items += pairs[k].ngroups
         pixels += <double> pairs[k].ngroups * pairs[k].G * (pairs[k].hi - pairs[k].lo)
+    _release_deferred()
     n_threads = _workers_for(min(n_threads, items), pixels)
-    m.ntags = pairs[0].ntags  # (the same taps for every pair)
-    # Slots' scratch as large as the largest pair needs; then tags, last rows,
+    cdef Py_ssize_t ntags = pairs[0].ntags  # (the same taps for every pair)
+    # One block: a _Keep, the job's arguments and the pairs' (see _parallel.pxi);
+    # slots' scratch as large as the largest pair needs; then tags, last rows,
     # owners, each pair's first item and each pair's partial row sums.
+    cdef Py_ssize_t head = (sizeof(_Keep) + sizeof(_MultiArgs) + K * sizeof(_Ssim2dArgs) + 7) // 8
     cdef void* block = _scratch(sizeof(double) * _doubles(
-        n_threads * (<object> per_thread + m.ntags + 2) + K + 1 + 4 * <object> rows + 8,
+        head + n_threads * (<object> per_thread + ntags + 2) + K + 1 + 4 * <object> rows + 8,
         "ssim_2d_multi"))
     if block == NULL:
         raise MemoryError(f"ssim_2d_multi: no memory for {n_threads} x {per_thread} doubles")
-    cdef double* work = _aligned(block)
+    cdef _Keep* keep = <_Keep*> block
+    cdef _MultiArgs* m = <_MultiArgs*> (keep + 1)
+    pairs = <_Ssim2dArgs*> (m + 1)
+    memcpy(pairs, pairs0, K * sizeof(_Ssim2dArgs))
+    # Mean only, on several threads: the caller does not wait for a helper
+    # still running a group of rows (as ssim_2d).
+    cdef bint deferred = n_threads > 1
+    for k in range(K):
+        deferred = deferred and not pairs[k].want_map and pairs[k].tbase == NULL
+    _keep(keep, block, _free_scratch, (tuple(views), <object> taps0, <object> taps1)
+          if deferred else None)
+    m.ntags = ntags
+    cdef double* work = _aligned(<double*> block + head)
     cdef Py_ssize_t* tags = <Py_ssize_t*> (work + n_threads * per_thread)
     cdef Py_ssize_t* last_row = tags + n_threads * m.ntags
     m.owner = last_row + n_threads
@@ -487,9 +561,12 @@ cdef int _ssim_2d_multi(const pixel_t* tag, tuple args, _Ssim2dArgs* pairs) exce
     cdef Py_ssize_t npanels = 0
     for k in range(K):
         pairs[k].per_thread = per_thread
+        pairs[k].deferred = deferred
         _ssim_2d_attach(&pairs[k], work, partial, tags, last_row)
         partial += 4 * pairs[k].H
         npanels = max(npanels, pairs[k].npanels)
+    cdef int mine = 1
+    cdef Py_ssize_t chunk
     with nogil:
         # Panels one job after another (a row's panel sums are added in panel
         # order); within a panel, every pair's groups in one job.
@@ -501,12 +578,20 @@ cdef int _ssim_2d_multi(const pixel_t* tag, tuple args, _Ssim2dArgs* pairs) exce
             _empty_slots(tags, last_row, m.ntags, n_threads)
             for i in range(n_threads):
                 m.owner[i] = -1
-            ssimfast_pool_run_stealing(<ssimfast_task> _ssim_2d_multi_groups[pixel_t], &m,
-                                       m.first[K], _groups_chunk(&pairs[0], m.first[K], n_threads),
-                                       n_threads)
+            chunk = _groups_chunk(&pairs[0], m.first[K], n_threads)
+            if not deferred:
+                ssimfast_pool_run_stealing(<ssimfast_task> _ssim_2d_multi_groups[pixel_t], m,
+                                           m.first[K], chunk, n_threads)
+            else:
+                # (A later panel reuses the slots' scratch: its helpers are waited for.)
+                mine = ssimfast_pool_run_detached(
+                    <ssimfast_task> _ssim_2d_multi_groups[pixel_t], _ssim_2d_multi_commit, m,
+                    m.first[K], chunk, n_threads,
+                    _release_later if p == npanels - 1 else <ssimfast_release> NULL, keep)
         for k in range(K):
             totals[k] = _ssim_2d_total(&pairs[k], NULL)
-    _free_scratch(block)
+    if mine:
+        _release_now(keep)
     return 0
 
 

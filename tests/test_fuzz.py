@@ -3,7 +3,10 @@ length-1 and empty axes), every real NumPy dtype in both byte orders, strides
 (steps, reversed axes, Fortran order, zero strides), channel_axis, and every
 option including invalid values (even, zero and huge win_size, sigma 0, NaN or
 infinite data_range, K1, K2, workers 0 ...); NaN and Inf pixels; then the same
-case through ssim_batch, ssim_tiled and report.
+case through ssim_batch, ssim_tiled and report. And the kernel that scores
+several 2-D pairs in one job (kernels.ssim_2d_multi, what channels and video
+planes go through) on fuzzed lists of pairs: each pair's ssim_2d bits, or a
+ValueError or TypeError.
 
 The property: each call either returns what scikit-image 0.26 returns, within
 DESIGN.md's tolerances (with test_properties.py's documented allowances for
@@ -24,7 +27,9 @@ from hypothesis import event, given, note, settings
 from hypothesis import strategies as st
 
 import ssimfast
-from helpers import assert_matches, compute_dtype, describe, ski_ssim
+from ssimfast._extension import kernels
+from ssimfast._ssim import NONE, gaussian_taps, uniform_taps, unit_taps
+from helpers import assert_identical, assert_matches, compute_dtype, describe, ski_ssim
 from test_properties import grad_noise_floor, values_exceed_data_range
 
 LONG_EXAMPLES = 10_000
@@ -389,3 +394,99 @@ def test_fuzz(case):
 @given(case=full_cases())
 def test_fuzz_long(case):
     check_case(case)
+
+
+# --------------------------------------------------------------------------
+# kernels.ssim_2d_multi: several 2-D pairs in one job of the pool
+# --------------------------------------------------------------------------
+MULTI_DTYPES = [np.dtype(c) for c in "BHhiqfd"]  # the kernels' pixel types
+
+
+@st.composite
+def multi_cases(draw):
+    """(xs, ys, taps, crop, scale, running, want_map, want_grad, n_threads, bad):
+    1 to 5 pairs of one kernel dtype, each of its own shape (some smaller than
+    the window, some with no interior) and strides (images' views); a Gaussian,
+    uniform or (integers) exact running window; maps and gradients wanted or
+    not; any worker count. bad: one argument made invalid, or None."""
+    dtype = draw(st.sampled_from(MULTI_DTYPES))
+    window = draw(st.sampled_from(["gaussian", "uniform", "running"]))
+    if window == "running" and dtype.kind == "f":
+        window = "uniform"
+    win = draw(st.sampled_from([1, 3, 7, 11]))
+    if window == "gaussian":
+        taps, scale, running = gaussian_taps(draw(st.sampled_from([0.5, 1.5])), win // 2), 1.0, False
+    elif window == "uniform":
+        taps, scale, running = uniform_taps(win), 1.0, False
+    else:
+        taps, scale, running = unit_taps(win), 1.0 / (win * win), True
+    crop = draw(st.sampled_from([0, win // 2, win // 2, win]))
+    k = draw(st.integers(1, 5))
+    most = max(2, int(math.sqrt(MAX_ELEMENTS / k)))
+    xs, ys = [], []
+    for _ in range(k):
+        shape = (draw(st.integers(1, most)), draw(st.integers(1, most)))
+        xs.append(draw(images(shape, dtype)))
+        ys.append(draw(images(shape, dtype)))
+    bad = draw(st.sampled_from([None] * 8 + ["shape", "length", "totals", "dtype", "map"]))
+    return (xs, ys, taps, crop, scale, running, draw(st.booleans()), draw(st.booleans()),
+            draw(st.sampled_from([1, 2, 3, 8])), bad)
+
+
+def check_multi(case):
+    """ssim_2d_multi gives each pair's ssim_2d (total, map, gradient terms) bit
+    for bit, whatever the worker count; an invalid argument raises a ValueError
+    or TypeError with a message."""
+    xs, ys, taps, crop, scale, running, want_map, want_grad, n_threads, bad = case
+    if running and any(x.dtype.itemsize > 2 or x.dtype == np.int16 for x in xs):
+        running = False  # (window sums must be exact integers: small unsigned values)
+        taps, scale = uniform_taps(taps.shape[0]), 1.0
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    where = (f"{len(xs)} pairs {[x.shape for x in xs]} {xs[0].dtype}, {taps.shape[0]} taps, "
+             f"crop={crop}, running={running}, map={want_map}, grad={want_grad}, "
+             f"workers={n_threads}, bad={bad}")
+    note(where)
+    want = []
+    for x, y in zip(xs, ys):
+        smap = np.full(x.shape, np.nan) if want_map else NONE[2]
+        tmaps = np.full((3,) + x.shape, np.nan) if want_grad else NONE[3]
+        total, exc = call(kernels.ssim_2d, x, y, taps, taps, crop, x.shape[0] - crop, crop,
+                          scale, c1, c2, 1.0, smap, tmaps, 1, running, np.empty(0))
+        if exc is not None:  # (a crop beyond the rows: refused alike by both)
+            assert_refusal(exc, where)
+            return
+        want.append((np.float64(total), smap, tmaps))
+    smaps = [np.full(x.shape, np.nan) if want_map else NONE[2] for x in xs]
+    tmaps = [np.full((3,) + x.shape, np.nan) if want_grad else NONE[3] for x in xs]
+    totals = np.full(len(xs), np.nan)
+    if bad == "shape":
+        ys = ys[:-1] + [ys[-1][:, :-1] if ys[-1].shape[1] > 1 else ys[-1][:0]]
+    elif bad == "length":
+        ys = ys[:-1]
+    elif bad == "totals":
+        totals = np.full(len(xs) + 1, np.nan)
+    elif bad == "dtype":
+        xs = xs[:-1] + [np.zeros(xs[-1].shape, np.int8)]
+    elif bad == "map":
+        smaps[-1] = np.empty((xs[-1].shape[0] + 1, xs[-1].shape[1]))
+    _, exc = call(kernels.ssim_2d_multi, xs, ys, taps, taps, crop, crop, scale, c1, c2, 1.0,
+                  smaps, tmaps, n_threads, running, totals)
+    if bad is not None:
+        assert exc is not None, f"ssim_2d_multi took an invalid argument; {where}"
+        assert_refusal(exc, where)
+        return
+    assert exc is None, f"ssim_2d_multi raised {exc!r}; {where}"
+    for k, w in enumerate(want):
+        assert_identical((totals[k], smaps[k], tmaps[k]), w, where=f"pair {k}; {where}")
+
+
+@given(case=multi_cases())
+def test_fuzz_ssim_2d_multi(case):
+    check_multi(case)
+
+
+@pytest.mark.slow
+@settings(max_examples=LONG_EXAMPLES)
+@given(case=multi_cases())
+def test_fuzz_ssim_2d_multi_long(case):
+    check_multi(case)

@@ -2,10 +2,18 @@
 several 2-D pairs in one job (ssim_2d_multi: the channels of an image, the
 planes of a 4:2:0 frame) give each pair's ssim_2d bits; calls from several
 Python threads at once (a caller that finds the pool busy works alone) give
-the serial bits and do not deadlock; and a caller that takes the unstarted
-items of a late helper's chunk (stealing) gives the same bits too.
+the serial bits and do not deadlock; a caller that takes the unstarted
+items of a late helper's chunk (stealing) gives the same bits too; and a
+mean-only call returns without waiting for a helper still running an item
+(it computes that item itself), whose inputs stay alive until that helper is
+done and are then released.
 """
+import contextlib
+import gc
 import threading
+import time
+import tracemalloc
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -192,3 +200,172 @@ def test_caller_steals_from_a_late_helper(options):
     finally:
         kernels._pool_delay_helpers(0)
     assert kernels.pool_stolen() > before
+
+
+# ---------------------------------------------------------------------------
+# A caller does not wait for a helper still running an item (mean-only ssim_2d:
+# ssimfast_pool_run_detached); what that helper reads outlives the call.
+# ---------------------------------------------------------------------------
+
+needs_helpers = pytest.mark.skipif(kernels.pool_cap() < 1 or not kernels.openmp_enabled(),
+                                   reason="one usable core: the pool starts no helper")
+
+
+def _wait_for(condition, timeout=60.0):
+    """Polls `condition` (running Python code, so that pending calls run)."""
+    end = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.01)
+
+
+def _settle():
+    """Waits until no abandoned job is left, and everything it kept is released."""
+    _wait_for(lambda: kernels.pool_orphans() == 0)
+    kernels._pool_release_deferred()
+    _wait_for(lambda: kernels.pool_unreleased() == 0)
+
+
+@contextlib.contextmanager
+def _slow_items(microseconds, defer=False):
+    kernels._pool_delay_items(microseconds)
+    kernels._pool_defer_releases(defer)
+    try:
+        yield
+    finally:
+        kernels._pool_delay_items(0)
+        kernels._pool_defer_releases(False)
+
+
+def _abandoning_call(a, b, options, tries=200):
+    """structural_similarity(workers=2) until a call leaves a helper behind
+    (its item taken over by the caller); returns (result, seconds of that call)."""
+    before = kernels.pool_taken_over()
+    for _ in range(tries):
+        start = time.perf_counter()
+        got = structural_similarity(a, b, workers=2, **options)
+        took = time.perf_counter() - start
+        if kernels.pool_taken_over() > before:
+            return got, took
+    pytest.fail("no helper took an item in %d calls" % tries)
+
+
+@needs_helpers
+@pytest.mark.parametrize("options", [{}, dict(gaussian_weights=True),
+                                     dict(gaussian_weights=True, data_range=255.0),
+                                     dict(channel_axis=-1), dict(channel_axis=0)])
+def test_caller_does_not_wait_for_a_running_helper(options):
+    """A helper that sleeps 1.5 s inside an item (as if preempted while computing
+    it): the caller computes that item itself and returns while the helper
+    still sleeps (its job is an orphan then), with the bits of workers=1.
+    (Channels: ssim_2d_multi's job, items of several pairs.)"""
+    shape = {-1: (480, 640, 3), 0: (3, 480, 700)}.get(options.get("channel_axis"), (480, 640))
+    a, b = _pair(shape, seed=11)
+    if "data_range" in options:
+        a, b = a.astype(np.float32), b.astype(np.float32)
+    want = structural_similarity(a, b, workers=1, **options)
+    _settle()
+    with _slow_items(1_500_000):
+        got, took = _abandoning_call(a, b, options)
+        orphans = kernels.pool_orphans()
+    assert_identical(got, want)
+    assert orphans >= 1  # the call ended before the helper's item did
+    assert took < 1.0, f"the call took {took:.3f} s: it waited for the helper"
+    _settle()
+    # The pool works on (its helper is back), with the same bits.
+    for _ in range(5):
+        assert_identical(structural_similarity(a, b, workers=2, **options), want)
+
+
+@needs_helpers
+@pytest.mark.parametrize("defer", [False, True])
+@pytest.mark.parametrize("options", [{}, dict(channel_axis=-1)])
+def test_a_late_helper_keeps_the_inputs_alive(defer, options):
+    """The inputs of a call that left a helper behind stay alive (kept by the
+    job) after the caller drops them, until the helper is done; then they are
+    released: by a pending call, or (defer: as when Python's queue of pending
+    calls is full) by the next kernel call."""
+    a, b = _pair((480, 640, 3) if options else (480, 640), seed=12)
+    want = structural_similarity(a, b, workers=1, **options)
+    _settle()
+    with _slow_items(300_000, defer=defer):
+        x, y = a.copy(), b.copy()
+        got, _ = _abandoning_call(x, y, options)
+        assert kernels.pool_orphans() >= 1
+        refs = [weakref.ref(x), weakref.ref(y)]
+        del x, y, got
+        gc.collect()
+        assert all(r() is not None for r in refs)  # the late helper still reads them
+        _wait_for(lambda: kernels.pool_orphans() == 0)
+    if defer:
+        time.sleep(0.05)
+        assert kernels.pool_unreleased() >= 1 and all(r() is not None for r in refs)
+        structural_similarity(a[:64, :64], b[:64, :64], **options)  # a kernel call releases them
+    _wait_for(lambda: kernels.pool_unreleased() == 0)
+    gc.collect()
+    assert all(r() is None for r in refs)
+    assert_identical(structural_similarity(a, b, workers=2, **options), want)
+
+
+@needs_helpers
+@pytest.mark.parametrize("defer", [False, True])
+def test_late_helpers_from_many_threads_release_everything(defer):
+    """Many calls from several Python threads, each on fresh arrays dropped at
+    once, with helpers sleeping inside items: the serial bits, no crash, and
+    every abandoned job's memory and references are released in the end
+    (the scratch blocks are traced by tracemalloc: no growth)."""
+    pairs = [_pair((256 + 16 * k, 384), seed=20 + k) for k in range(3)]
+    pairs.append(_pair((200, 300, 3), seed=24))  # channels: one ssim_2d_multi job
+    options = [{}] * 3 + [dict(channel_axis=-1)]
+    want = [structural_similarity(a, b, workers=1, **o) for (a, b), o in zip(pairs, options)]
+    _settle()
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        taken = kernels.pool_taken_over()
+
+        def work(i):
+            out = []
+            for r in range(25):
+                a, b = pairs[(i + r) % len(pairs)]
+                x, y = a.copy(), b.copy()
+                out.append(structural_similarity(x, y, workers=2, **options[(i + r) % len(pairs)]))
+                del x, y
+                if r % 5 == 0:
+                    gc.collect()
+            return out
+
+        with _slow_items(3_000, defer=defer):
+            with ThreadPoolExecutor(max_workers=4) as pool:
+                results = [f.result(timeout=600) for f in [pool.submit(work, i) for i in range(4)]]
+        _settle()
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - base
+    finally:
+        tracemalloc.stop()
+    for i, runs in enumerate(results):
+        for r, got in enumerate(runs):
+            assert_identical(got, want[(i + r) % len(pairs)], where=f"thread {i} call {r}")
+    assert kernels.pool_taken_over() >= taken
+    assert kernels.pool_orphans() == 0 and kernels.pool_unreleased() == 0
+    assert grown < 4 << 20, f"{grown} bytes still traced after the calls"
+
+
+@needs_helpers
+def test_maps_and_gradients_still_wait_for_helpers():
+    """Calls that write a map or gradient (into the caller's arrays) wait for
+    every helper: none is left behind, whatever the helpers' delays."""
+    a, b = _pair((480, 640), seed=13)
+    rgb = _pair((300, 400, 3), seed=14)
+    cases = [lambda w: structural_similarity(a, b, workers=w, full=True, gradient=True),
+             lambda w: structural_similarity(a, b, workers=w, full=True),
+             lambda w: structural_similarity(*rgb, workers=w, channel_axis=-1, full=True)]
+    want = [case(1) for case in cases]
+    _settle()
+    taken = kernels.pool_taken_over()
+    with _slow_items(20_000):
+        for _ in range(5):
+            for case, w in zip(cases, want):
+                assert_identical(case(2), w)
+                assert kernels.pool_orphans() == 0
+    assert kernels.pool_taken_over() == taken
