@@ -39,6 +39,9 @@ cdef extern from "_pool.h" nogil:
     Py_ssize_t ssimfast_pool_unreleased() noexcept
     int ssimfast_pool_orphans() noexcept
     void ssimfast_pool_delay_items(int us) noexcept
+    Py_ssize_t ssimfast_pool_unref(Py_ssize_t* refs) noexcept
+    void ssimfast_pool_caller_pause() noexcept
+    void ssimfast_pool_delay_callers(int us) noexcept
     Py_ssize_t ssimfast_pool_stolen() noexcept
     void ssimfast_pool_delay_helpers(int us) noexcept
     int ssimfast_pool_helpers() noexcept
@@ -58,14 +61,16 @@ if ssimfast_pool_init() != 0:
 # caller puts its arguments struct and scratch in one block that starts with a
 # _Keep, and keeps the buffers the helpers read with Python references (taken
 # with the GIL, before the nogil section). If the caller leaves last (the
-# usual case) it releases them itself (_release_now); else the last helper
-# calls _release_later without the GIL, which puts the block on the pool's
-# list (ssimfast_pool_defer) and, unless one is queued already, schedules a
-# pending call (Py_AddPendingCall may be called from any thread) that takes
-# the list with the GIL. If Python's queue of pending calls is full, the next
-# kernel call (or the exit handler) takes it (_release_deferred).
-# Scratch is malloc'ed per call (_scratch caches nothing), so a block a late
-# helper writes is never handed to another call.
+# usual case) it releases them itself (_release_now). Else the block has two
+# owners (_Keep.refs): the caller, which still reads the row sums after it has
+# left the job, and its late helpers; the last to be done releases it
+# (_release_when_done, _release_later). A late helper, without the GIL, puts
+# the block on the pool's list (ssimfast_pool_defer) and, unless one is queued
+# already, schedules a pending call (Py_AddPendingCall may be called from any
+# thread) that takes the list with the GIL. If Python's queue of pending calls
+# is full, the next kernel call (or the exit handler) takes it
+# (_release_deferred). Scratch is malloc'ed per call (_scratch caches
+# nothing), so a block a late helper writes is never handed to another call.
 
 from cpython.ref cimport PyObject, Py_INCREF, Py_XDECREF
 
@@ -77,6 +82,9 @@ cdef struct _Keep:
     void* block  # the scratch block this record is in
     void (*free_block)(void* block) noexcept nogil  # how to free it (_free_scratch)
     PyObject* kept  # an owned reference (what the helpers read), or NULL
+    # Owners of the block once the caller has left the job: the caller, which
+    # still reads the results, and the late helpers (one count for all).
+    Py_ssize_t refs
 
 
 cdef void _keep(_Keep* k, void* block, void (*free_block)(void*) noexcept nogil,
@@ -88,6 +96,7 @@ cdef void _keep(_Keep* k, void* block, void (*free_block)(void*) noexcept nogil,
     k.block = block
     k.free_block = free_block
     k.kept = NULL
+    k.refs = 2
     if kept is not None:
         Py_INCREF(kept)
         k.kept = <PyObject*> kept
@@ -124,10 +133,24 @@ cdef bint _defer_releases = False  # tests: schedule no pending call
 
 
 cdef void _release_later(void* arg) noexcept nogil:
-    """The last late helper of an abandoned job (no GIL): release `arg` soon."""
+    """The last late helper of an abandoned job (no GIL): release `arg` soon,
+    unless its caller still reads the block (then the caller releases it)."""
+    if ssimfast_pool_unref(&(<_Keep*> arg).refs) > 0:
+        return
     if ssimfast_pool_defer(arg, not _defer_releases):
         if Py_AddPendingCall(_release_pending, NULL) != 0:
             ssimfast_pool_unschedule()  # (the queue is full: the next kernel call)
+
+
+cdef void _release_when_done(_Keep* k, bint mine):
+    """The caller, done with its block (with the GIL): releases it if the job
+    was its own to the end (mine), or if the late helpers have already left
+    it (they leave it to the caller while it still reads the results)."""
+    if mine:
+        _release_now(k)
+    elif ssimfast_pool_unref(&k.refs) == 0:
+        _release_now(k)
+        ssimfast_pool_released()
 
 
 cdef int _release_deferred() except -1:
@@ -222,6 +245,12 @@ def _pool_delay_items(int microseconds):
     caller does not wait for them (mean-only ssim_2d), before computing it,
     as if the OS had preempted them there (0: no delay)."""
     ssimfast_pool_delay_items(max(0, microseconds))
+
+
+def _pool_delay_callers(int microseconds):
+    """Tests: a caller that returned from a job before its late helpers pauses
+    this long before it reads the job's results (0: no pause)."""
+    ssimfast_pool_delay_callers(max(0, microseconds))
 
 
 def _pool_defer_releases(bint defer):

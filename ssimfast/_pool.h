@@ -173,6 +173,10 @@ static volatile int sf_pool_helper_delay_us = 0;
    whose caller does not wait (as if preempted while computing it). */
 static volatile int sf_pool_item_delay_us = 0;
 
+/* For tests: microseconds a caller that left its job to late helpers pauses
+   before it reads the job's results (ssimfast_pool_caller_pause). */
+static volatile int sf_pool_caller_delay_us = 0;
+
 /* For tests: set to make every thread creation fail (the caller then does the
    whole job). */
 static int sf_pool_no_threads = 0;
@@ -630,6 +634,29 @@ static void ssimfast_pool_close(void) {
         sf_cond_wait(&sf_pool.no_orphans, &sf_pool.lock);
     sf_unlock(&sf_pool.lock);
 }
+
+/* Drops one owner of a block shared by a caller that left its job and the
+   job's late helpers; returns how many are left. 0: this one was the last,
+   and it sees every other owner's writes (acquire-release). */
+static Py_ssize_t ssimfast_pool_unref(volatile Py_ssize_t *refs) {
+#ifdef _WIN32
+#ifdef _WIN64
+    return (Py_ssize_t)InterlockedDecrement64((volatile LONG64 *)refs);
+#else
+    return (Py_ssize_t)InterlockedDecrement((volatile LONG *)refs);
+#endif
+#else
+    return __atomic_sub_fetch(refs, 1, __ATOMIC_ACQ_REL);
+#endif
+}
+
+/* Tests: a caller that left its job pauses here (see sf_pool_caller_delay_us). */
+static void ssimfast_pool_caller_pause(void) {
+    if (sf_pool_caller_delay_us > 0)
+        sf_sleep_us(sf_pool_caller_delay_us);
+}
+
+static void ssimfast_pool_delay_callers(int us) { sf_pool_caller_delay_us = us; }
 
 static int ssimfast_pool_helpers(void) { return sf_pool.helpers; }
 static int ssimfast_pool_cap(void) { return sf_pool.cap; }

@@ -435,9 +435,10 @@ def ssim_2d(const pixel_t[:, :] x, const pixel_t[:, :] y,
                 mine = ssimfast_pool_run_detached(
                     <ssimfast_task> _ssim_2d_groups[pixel_t], _ssim_2d_commit, a, a.ngroups,
                     chunk, n_threads, _release_later, keep)
+        if not mine:
+            ssimfast_pool_caller_pause()
         total = _ssim_2d_total(a, &rowsums_out[0] if rowsums_out.shape[0] > 0 else NULL)
-    if mine:
-        _release_now(keep)
+    _release_when_done(keep, mine)  # (the block holds a: not before the total)
     return total
 
 
@@ -588,10 +589,11 @@ cdef int _ssim_2d_multi(const pixel_t* tag, tuple args, _Ssim2dArgs* pairs0) exc
                     <ssimfast_task> _ssim_2d_multi_groups[pixel_t], _ssim_2d_multi_commit, m,
                     m.first[K], chunk, n_threads,
                     _release_later if p == npanels - 1 else <ssimfast_release> NULL, keep)
+        if not mine:
+            ssimfast_pool_caller_pause()
         for k in range(K):
             totals[k] = _ssim_2d_total(&pairs[k], NULL)
-    if mine:
-        _release_now(keep)
+    _release_when_done(keep, mine)  # (the block holds the pairs: not before the totals)
     return 0
 
 

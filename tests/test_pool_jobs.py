@@ -278,6 +278,48 @@ def test_caller_does_not_wait_for_a_running_helper(options):
 
 
 @needs_helpers
+@pytest.mark.parametrize("options", [{}, dict(channel_axis=-1)])
+def test_a_caller_keeps_its_block_until_it_has_read_the_sums(options):
+    """A caller that left a late helper behind still reads the row sums in its
+    block. When that helper is done first (the caller pauses after leaving,
+    by a test hook), the block is not released then, even if another thread
+    releases what late helpers left: the caller releases it once it has the
+    sums, with the bits of workers=1."""
+    a, b = _pair((480, 640, 3) if options else (480, 640), seed=13)
+    want = structural_similarity(a, b, workers=1, **options)
+    _settle()
+    returned, seen = threading.Event(), {}
+
+    def drain_while_the_caller_pauses():
+        try:
+            _wait_for(lambda: kernels.pool_orphans() >= 1)  # the caller has left
+            _wait_for(lambda: kernels.pool_orphans() == 0)  # its late helper is done
+            kernels._pool_release_deferred()
+            seen["unreleased"] = kernels.pool_unreleased()
+            seen["caller back"] = returned.is_set()
+        except BaseException as exc:  # (reported by the test's thread)
+            seen["error"] = exc
+
+    watcher = threading.Thread(target=drain_while_the_caller_pauses)
+    kernels._pool_delay_callers(1_500_000)
+    try:
+        with _slow_items(200_000):
+            watcher.start()
+            got, _ = _abandoning_call(a, b, options)
+            returned.set()
+    finally:
+        kernels._pool_delay_callers(0)
+        returned.set()
+        watcher.join()
+    assert "error" not in seen, seen
+    assert not seen["caller back"]  # the drain ran while the caller paused
+    assert seen["unreleased"] >= 1  # and left the caller's block alone
+    assert_identical(got, want)
+    _settle()
+    assert kernels.pool_unreleased() == 0  # the caller released it
+
+
+@needs_helpers
 @pytest.mark.parametrize("defer", [False, True])
 @pytest.mark.parametrize("options", [{}, dict(channel_axis=-1)])
 def test_a_late_helper_keeps_the_inputs_alive(defer, options):
