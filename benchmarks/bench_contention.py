@@ -6,8 +6,10 @@
 
 For each load (none; N busy processes `python -c "while True: pass"` for
 N = cores and 2 x cores, started and stopped here, also on Ctrl-C or an error)
-it times, interleaved round by round, ssimfast with workers=None, with
-workers=1, scikit-image, and fast-ssim if it is installed (optional), on:
+it times, interleaved round by round, ssimfast with workers=None and
+workers=1 (called alternately, call by call: None / 1 is the median of the
+ratios of those pairs of calls), scikit-image, and fast-ssim if it is installed
+(optional), on:
 64x64, 512x512, 1024x1024, 1920x1080 Gaussian, 2160x3840 uniform and Gaussian,
 512x512 RGB, a 256^3 volume, ssim_batch of 300 256x256 pairs, and a pool of 4
 Python threads each scoring 512x512 pairs. Medians of the rounds; the load
@@ -152,25 +154,57 @@ def _time(f, budget):
     return statistics.median(times)
 
 
+def _time_pair(fa, fb, budget):
+    """Seconds per call of fa and of fb, called alternately (a b, b a, a b, ...)
+    for about 2 x `budget` seconds, and the ratio a / b of each pair: both
+    calls of a pair see about the same load, which moves from one moment to
+    the next on a busy machine (timing a then b, each for a budget, put up to
+    20 % of noise into the 4-Python-threads row)."""
+    t0 = time.perf_counter()
+    fa()
+    fb()
+    first = (time.perf_counter() - t0) / 2
+    n = max(1, min(200, int(budget / max(first, 1e-6))))
+    ta, tb, ratios = [], [], []
+    for k in range(n):
+        t = {}
+        for key, f in (("a", fa), ("b", fb)) if k % 2 == 0 else (("b", fb), ("a", fa)):
+            t0 = time.perf_counter()
+            f()
+            t[key] = time.perf_counter() - t0
+        ta.append(t["a"])
+        tb.append(t["b"])
+        ratios.append(t["a"] / t["b"])
+    return ta, tb, ratios
+
+
 def run_load(n_busy, cases, rounds, budget, executor):
     out = {"busy_processes": n_busy, "cases": {}}
     with busy_processes(n_busy):
         out["load_before"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
         calls = {name: _callers(*case, executor) for name, case in cases.items()}
         times = {name: {m: [] for m in c} for name, c in calls.items()}
+        ratios = {name: [] for name in calls}  # None / 1, pair by pair
         for r in range(rounds):
             for name, methods in calls.items():
-                order = list(methods)
+                # workers=None and workers=1 as one unit, called alternately.
+                order = ["pair"] + [m for m in methods if m not in ("None", "1")]
                 order = order[r % len(order):] + order[:r % len(order)]  # rotate: interleaved
                 for m in order:
-                    # scikit-image is 10-100x slower: a smaller budget per round.
-                    times[name][m].append(_time(methods[m], budget / (4 if m != "None" and
-                                                                         m != "1" else 1)))
+                    if m == "pair":
+                        ta, tb, rs = _time_pair(methods["None"], methods["1"], budget)
+                        times[name]["None"].append(statistics.median(ta))
+                        times[name]["1"].append(statistics.median(tb))
+                        ratios[name].extend(rs)
+                    else:  # scikit-image is 10-100x slower: a smaller budget per round.
+                        times[name][m].append(_time(methods[m], budget / 4))
         out["load_after"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     for name, per in times.items():
         med = {m: 1e3 * statistics.median(v) for m, v in per.items()}
         row = {"ms": med, "all_ms": {m: [1e3 * t for t in v] for m, v in per.items()},
-               "none_over_1": med["None"] / med["1"],
+               "none_over_1": statistics.median(ratios[name]),
+               "none_over_1_of_medians": med["None"] / med["1"],
+               "pairs": len(ratios[name]),
                "skimage_over_none": med["scikit-image"] / med["None"]}
         if "fast-ssim" in med:
             row["fast_ssim_over_none"] = med["fast-ssim"] / med["None"]
