@@ -31,12 +31,12 @@
 
 import numpy as np
 
-from libc.stdint cimport uint8_t
+from libc.stdint cimport uint8_t, int16_t, int32_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memset
 from cpython.pyport cimport PY_SSIZE_T_MAX
 
-from ssimfast._fused cimport pixel_t, double_rp, float_rp
+from ssimfast._fused cimport pixel_t, double_rp, float_rp, int16_rp, int32_rp
 from ssimfast._openmp cimport (
     SSIMFAST_NATIVE_BUILD,
     SSIMFAST_OPENMP_ENABLED,
