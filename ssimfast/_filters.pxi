@@ -640,22 +640,12 @@ ctypedef fused isum_t:
     int32_t
 
 
-cdef inline void _slide_sums_i(const uint8_t* xn, const uint8_t* yn,
-                               const uint8_t* xo, const uint8_t* yo,
-                               int16_rp s0, int16_rp s1, int32_rp s2, int32_rp s3,
-                               Py_ssize_t n) noexcept nogil:
-    """_slide_products on integer sums."""
-    cdef Py_ssize_t j
-    cdef int32_t a, b, c, d
-    for j in range(n):
-        a = xn[j]
-        b = yn[j]
-        c = xo[j]
-        d = yo[j]
-        s0[j] = <int16_t> (s0[j] + (a - c))
-        s1[j] = <int16_t> (s1[j] + (b - d))
-        s2[j] += (a * a + b * b) - (c * c + d * d)
-        s3[j] += a * b - c * d
+cdef extern from "_isums.h" nogil:
+    # _slide_products on integer sums (SSE2 where there is, else this loop:
+    # s0[j] += xn[j] - xo[j], ..., s3[j] += xn[j] * yn[j] - xo[j] * yo[j]).
+    void _slide_sums_i "ssimfast_slide_sums_u8" (
+        const uint8_t* xn, const uint8_t* yn, const uint8_t* xo, const uint8_t* yo,
+        int16_t* s0, int16_t* s1, int32_t* s2, int32_t* s3, Py_ssize_t n) noexcept
 
 
 cdef inline void _add_sums_i(const uint8_t* x, const uint8_t* y,
