@@ -706,24 +706,40 @@ cdef inline void _pad_reflect_i(isum_t* row, Py_ssize_t n, Py_ssize_t r,
 cdef inline void _box_i(const isum_t* s, Py_ssize_t ntaps, float_rp dst,
                         Py_ssize_t n) noexcept nogil:
     """dst[j] = s[j] + ... + s[j + ntaps - 1] for j < n, as float (exact: any
-    order; the sums fit isum_t, so its lanes add them)."""
+    order; the sums fit isum_t, so its lanes add them). Every square window of
+    the integer path (3 .. 11 taps) in one pass: a pass per pair of taps cost
+    a 3 x 3 window more than the whole 7 x 7 box."""
     cdef Py_ssize_t j, k
-    if ntaps == 7:
+    if ntaps == 3:
+        for j in range(n):
+            dst[j] = <isum_t> ((s[j] + s[j + 1]) + s[j + 2])
+    elif ntaps == 5:
+        for j in range(n):
+            dst[j] = <isum_t> (((s[j] + s[j + 1]) + (s[j + 2] + s[j + 3])) + s[j + 4])
+    elif ntaps == 7:
         for j in range(n):
             dst[j] = <isum_t> (((s[j] + s[j + 1]) + (s[j + 2] + s[j + 3]))
                                + ((s[j + 4] + s[j + 5]) + s[j + 6]))
-        return
-    # Other widths (odd): two taps per pass over dst.
-    for j in range(n):
-        dst[j] = s[j]
-    k = 1
-    while k + 2 <= ntaps:
+    elif ntaps == 9:
         for j in range(n):
-            dst[j] += <isum_t> (s[j + k] + s[j + k + 1])
-        k += 2
-    if k < ntaps:
+            dst[j] = <isum_t> ((((s[j] + s[j + 1]) + (s[j + 2] + s[j + 3]))
+                                + ((s[j + 4] + s[j + 5]) + (s[j + 6] + s[j + 7]))) + s[j + 8])
+    elif ntaps == 11:
         for j in range(n):
-            dst[j] += s[j + k]
+            dst[j] = <isum_t> ((((s[j] + s[j + 1]) + (s[j + 2] + s[j + 3]))
+                                + ((s[j + 4] + s[j + 5]) + (s[j + 6] + s[j + 7])))
+                               + ((s[j + 8] + s[j + 9]) + s[j + 10]))
+    else:  # (1-D windows, up to 127 taps; odd) two taps per pass over dst
+        for j in range(n):
+            dst[j] = s[j]
+        k = 1
+        while k + 2 <= ntaps:
+            for j in range(n):
+                dst[j] += <isum_t> (s[j + k] + s[j + k + 1])
+            k += 2
+        if k < ntaps:
+            for j in range(n):
+                dst[j] += s[j + k]
 
 
 cdef inline void _finish_row_i(int32_t* v, Py_ssize_t vstride, Py_ssize_t W, Py_ssize_t ntaps,
