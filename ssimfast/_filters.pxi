@@ -1,5 +1,5 @@
 # Filtering (in scipy.ndimage's order), the SSIM formula over rows, and the
-# single-precision window sums of uint8 input. Part of the kernel modules
+# integer window sums of uint8 input. Part of the kernel modules
 # (see _module.pxi).
 
 # ---------------------------------------------------------------------------
@@ -624,69 +624,77 @@ cdef inline void _store(const double* srow, Py_ssize_t lo, Py_ssize_t hi,
 
 
 # ---------------------------------------------------------------------------
-# Single-precision window sums for uint8 input with a uniform window
+# Integer window sums for uint8 input with a uniform window
 #
-# Every window sum of x, y, x*x + y*y and x*y of uint8 pixels is an integer;
-# below 2**24 (NP * 2 * 255**2 < 2**24: up to 129 pixels per window) float
-# holds it and every partial sum exactly. Such sums are the same numbers as
-# the double path's, converted to double before the SSIM formula, so the
-# results are bit-identical; vectors hold twice as many of them.
+# Every window sum of x, y, x*x + y*y and x*y of uint8 pixels is an integer.
+# With at most 128 pixels per window (_int_sums_exact) those of x and y (and
+# every partial sum) fit int16 (128 * 255 = 32640) and those of x*x + y*y and
+# x*y int32 (below 2**24, so float holds them too). They are the same numbers
+# as the double path's, converted to double before the SSIM formula, so the
+# results are bit-identical; int16 vectors hold twice as many sums as float
+# ones, and uint8 widens to them without a conversion.
 # ---------------------------------------------------------------------------
 
-cdef inline void _slide_sums_f(const uint8_t* xn, const uint8_t* yn,
-                               const uint8_t* xo, const uint8_t* yo,
-                               float_rp s0, float_rp s1, float_rp s2, float_rp s3,
-                               Py_ssize_t n) noexcept nogil:
-    """_slide_products on float sums."""
-    cdef Py_ssize_t j
-    cdef float a, b, c, d
-    for j in range(n):
-        a = <float> xn[j]
-        b = <float> yn[j]
-        c = <float> xo[j]
-        d = <float> yo[j]
-        s0[j] += a - c
-        s1[j] += b - d
-        s2[j] += (a * a + b * b) - (c * c + d * d)
-        s3[j] += a * b - c * d
+ctypedef fused isum_t:
+    int16_t
+    int32_t
 
 
-cdef inline void _add_sums_f(const uint8_t* x, const uint8_t* y,
-                             float_rp s0, float_rp s1, float_rp s2, float_rp s3,
+cdef extern from "_isums.h" nogil:
+    # _slide_products on integer sums (SSE2 where there is, else this loop:
+    # s0[j] += xn[j] - xo[j], ..., s3[j] += xn[j] * yn[j] - xo[j] * yo[j]).
+    void _slide_sums_i "ssimfast_slide_sums_u8" (
+        const uint8_t* xn, const uint8_t* yn, const uint8_t* xo, const uint8_t* yo,
+        int16_t* s0, int16_t* s1, int32_t* s2, int32_t* s3, Py_ssize_t n) noexcept
+
+
+cdef inline void _add_sums_i(const uint8_t* x, const uint8_t* y,
+                             int16_rp s0, int16_rp s1, int32_rp s2, int32_rp s3,
                              Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t j
-    cdef float a, b
+    cdef int32_t a, b
     for j in range(n):
-        a = <float> x[j]
-        b = <float> y[j]
-        s0[j] += a
-        s1[j] += b
+        a = x[j]
+        b = y[j]
+        s0[j] = <int16_t> (s0[j] + a)
+        s1[j] = <int16_t> (s1[j] + b)
         s2[j] += a * a + b * b
         s3[j] += a * b
 
 
-cdef void _window_sums_f(const char* xb, Py_ssize_t xstep, Py_ssize_t xcol,
+cdef inline int16_t* _sums16(int32_t* v, Py_ssize_t vstride, Py_ssize_t s) noexcept nogil:
+    """Row s (0: x, 1: y) of the integer window sums: int16, at the start of
+    int32 row s (rows 2 and 3, x*x + y*y and x*y, are int32)."""
+    return <int16_t*> (v + s * vstride)
+
+
+cdef void _window_sums_i(const char* xb, Py_ssize_t xstep, Py_ssize_t xcol,
                          const char* yb, Py_ssize_t ystep, Py_ssize_t ycol,
                          Py_ssize_t n, Py_ssize_t centre, Py_ssize_t ntaps,
                          uint8_t* xscratch, uint8_t* yscratch, Py_ssize_t* tags,
-                         float* v, Py_ssize_t vstride, Py_ssize_t W,
+                         int32_t* v, Py_ssize_t vstride, Py_ssize_t W,
                          Py_ssize_t c0, Py_ssize_t c1) noexcept nogil:
-    """_window_products with unit taps, on float sums (see _window_products)."""
-    cdef Py_ssize_t k, t, h = ntaps // 2, m = c1 - c0
+    """_window_products with unit taps, on integer sums (see _window_products
+    and _sums16 for the rows)."""
+    cdef Py_ssize_t k, h = ntaps // 2, m = c1 - c0
     cdef const uint8_t* xr
     cdef const uint8_t* yr
+    cdef int16_t* s0 = _sums16(v, vstride, 0) + c0
+    cdef int16_t* s1 = _sums16(v, vstride, 1) + c0
     v = v + c0
-    for t in range(4):
-        memset(v + t * vstride, 0, m * sizeof(float))
+    memset(s0, 0, m * sizeof(int16_t))
+    memset(s1, 0, m * sizeof(int16_t))
+    memset(v + 2 * vstride, 0, m * sizeof(int32_t))
+    memset(v + 3 * vstride, 0, m * sizeof(int32_t))
     for k in range(ntaps):
         _rows_at(xb, xstep, xcol, yb, ystep, ycol, _reflect(centre + k - h, n), ntaps, 0,
                  xscratch, yscratch, tags, W, c0, m, &xr, &yr)
-        _add_sums_f(xr, yr, v, v + vstride, v + 2 * vstride, v + 3 * vstride, m)
+        _add_sums_i(xr, yr, s0, s1, v + 2 * vstride, v + 3 * vstride, m)
 
 
-cdef inline void _pad_reflect_f(float* row, Py_ssize_t n, Py_ssize_t r,
+cdef inline void _pad_reflect_i(isum_t* row, Py_ssize_t n, Py_ssize_t r,
                                 bint left, bint right) noexcept nogil:
-    """_pad_reflect for a float row."""
+    """_pad_reflect for an integer row."""
     cdef Py_ssize_t j
     for j in range(1, r + 1):
         if left:
@@ -695,36 +703,66 @@ cdef inline void _pad_reflect_f(float* row, Py_ssize_t n, Py_ssize_t r,
             row[n - 1 + j] = row[_reflect(n - 1 + j, n)]
 
 
-cdef inline void _box_f(const float* s, Py_ssize_t ntaps, float_rp dst,
+cdef inline void _box_i(const isum_t* s, Py_ssize_t ntaps, float_rp dst,
                         Py_ssize_t n) noexcept nogil:
-    """dst[j] = s[j] + ... + s[j + ntaps - 1] for j < n (exact: any order)."""
+    """dst[j] = s[j] + ... + s[j + ntaps - 1] for j < n, as float (exact: any
+    order; the sums fit isum_t, so its lanes add them). Every square window of
+    the integer path (3 .. 11 taps) in one pass: a pass per pair of taps cost
+    a 3 x 3 window more than the whole 7 x 7 box."""
     cdef Py_ssize_t j, k
-    if ntaps == 7:
+    if ntaps == 3:
         for j in range(n):
-            dst[j] = ((s[j] + s[j + 1]) + (s[j + 2] + s[j + 3])) + ((s[j + 4] + s[j + 5]) + s[j + 6])
-        return
-    memset(dst, 0, n * sizeof(float))
-    for k in range(ntaps):
+            dst[j] = <isum_t> ((s[j] + s[j + 1]) + s[j + 2])
+    elif ntaps == 5:
         for j in range(n):
-            dst[j] += s[j + k]
+            dst[j] = <isum_t> (((s[j] + s[j + 1]) + (s[j + 2] + s[j + 3])) + s[j + 4])
+    elif ntaps == 7:
+        for j in range(n):
+            dst[j] = <isum_t> (((s[j] + s[j + 1]) + (s[j + 2] + s[j + 3]))
+                               + ((s[j + 4] + s[j + 5]) + s[j + 6]))
+    elif ntaps == 9:
+        for j in range(n):
+            dst[j] = <isum_t> ((((s[j] + s[j + 1]) + (s[j + 2] + s[j + 3]))
+                                + ((s[j + 4] + s[j + 5]) + (s[j + 6] + s[j + 7]))) + s[j + 8])
+    elif ntaps == 11:
+        for j in range(n):
+            dst[j] = <isum_t> ((((s[j] + s[j + 1]) + (s[j + 2] + s[j + 3]))
+                                + ((s[j + 4] + s[j + 5]) + (s[j + 6] + s[j + 7])))
+                               + ((s[j + 8] + s[j + 9]) + s[j + 10]))
+    else:  # (1-D windows, up to 127 taps; odd) two taps per pass over dst
+        for j in range(n):
+            dst[j] = s[j]
+        k = 1
+        while k + 2 <= ntaps:
+            for j in range(n):
+                dst[j] += <isum_t> (s[j + k] + s[j + k + 1])
+            k += 2
+        if k < ntaps:
+            for j in range(n):
+                dst[j] += s[j + k]
 
 
-cdef inline void _finish_row_f(float* v, Py_ssize_t vstride, Py_ssize_t W, Py_ssize_t ntaps,
+cdef inline void _finish_row_i(int32_t* v, Py_ssize_t vstride, Py_ssize_t W, Py_ssize_t ntaps,
                                float* h, double_rp srow, Py_ssize_t lo, Py_ssize_t hi,
                                double scale, double c1, double c2,
                                double cov_norm) noexcept nogil:
-    """_finish_row on float window sums (no gradient terms)."""
+    """_finish_row on integer window sums (no gradient terms); the filtered sums
+    go through h as float (exact)."""
     cdef Py_ssize_t s, j, r = ntaps // 2
     cdef double a1, a2, b1, b2
-    for s in range(4):
-        _pad_reflect_f(v + s * vstride, W, r, lo < r, hi + r > W)
-        _box_f(v + s * vstride + lo - r, ntaps, h + s * W + lo, hi - lo)
+    for s in range(2):
+        _pad_reflect_i(_sums16(v, vstride, s), W, r, lo < r, hi + r > W)
+        _box_i(_sums16(v, vstride, s) + lo - r, ntaps, h + s * W + lo, hi - lo)
+    for s in range(2, 4):
+        _pad_reflect_i(v + s * vstride, W, r, lo < r, hi + r > W)
+        _box_i(v + s * vstride + lo - r, ntaps, h + s * W + lo, hi - lo)
     for j in range(lo, hi):
         srow[j] = _ssim_terms((<double> h[j]) * scale, (<double> h[W + j]) * scale,
                               (<double> h[2 * W + j]) * scale, (<double> h[3 * W + j]) * scale,
                               c1, c2, cov_norm, &a1, &a2, &b1, &b2)
 
 
-cdef inline bint _float_sums_exact(Py_ssize_t n0, Py_ssize_t n1) noexcept nogil:
-    """Every window sum of uint8 statistics is exact in float (see above)."""
-    return n0 * n1 * 2 * 255 * 255 < (1 << 24)
+cdef inline bint _int_sums_exact(Py_ssize_t n0, Py_ssize_t n1) noexcept nogil:
+    """Every window sum of uint8 statistics fits the integer rows (see above):
+    at most 128 pixels per window."""
+    return n0 * n1 <= 128

@@ -18,4 +18,6 @@ cdef extern from *:
     # four accumulators while reading uint8 rows (char types alias anything).
     ctypedef double* double_rp "double * __restrict__"
     ctypedef float* float_rp "float * __restrict__"
+    ctypedef int16_t* int16_rp "int16_t * __restrict__"
+    ctypedef int32_t* int32_rp "int32_t * __restrict__"
     ctypedef const double* const_double_rp "const double * __restrict__"

@@ -5,7 +5,7 @@
 #   _module.pxi      imports, build facts (OpenMP, target) and argument checks
 #   _parallel.pxi    the parallel loops: ssimfast's thread pool (_pool.h)
 #   _rows.pxi        row helpers: scratch memory, 'reflect' indices, row copies
-#   _filters.pxi     filtering, the SSIM formula over rows, float window sums
+#   _filters.pxi     filtering, the SSIM formula over rows, integer window sums
 #   _ssim2d.pxi      ssim_2d and ssim_2d_batch
 #   _ssim3d.pxi      ssim_3d
 #   _ssimnd.pxi      filter_axis and ssim_map_nd (any number of dimensions)
@@ -31,12 +31,12 @@
 
 import numpy as np
 
-from libc.stdint cimport uint8_t
+from libc.stdint cimport uint8_t, int16_t, int32_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memset
 from cpython.pyport cimport PY_SSIZE_T_MAX
 
-from ssimfast._fused cimport pixel_t, double_rp, float_rp
+from ssimfast._fused cimport pixel_t, double_rp, float_rp, int16_rp, int32_rp
 from ssimfast._openmp cimport (
     SSIMFAST_NATIVE_BUILD,
     SSIMFAST_OPENMP_ENABLED,

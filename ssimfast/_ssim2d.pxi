@@ -34,8 +34,8 @@ cdef void _ssim_row_2d(const char* xb, const char* yb, Py_ssize_t xs0, Py_ssize_
     v keeps the window sums from row to row; with slide, v holds those of row
     i - 1 and moves down one row, else they are summed afresh (xscratch,
     yscratch: _window_products' cache of strided rows).
-    single: (uint8, no gradient, _float_sums_exact) v and h hold float sums,
-    in the same space.
+    single: (uint8, no gradient, _int_sums_exact) v holds integer sums
+    (_sums16) and h float ones, in the same space.
     """
     cdef Py_ssize_t j0 = lo, j1, r0 = n0 // 2, r1 = n1 // 2
     cdef Py_ssize_t c0 = max(0, lo - r1), c1_ = min(W, hi + r1)
@@ -46,7 +46,7 @@ cdef void _ssim_row_2d(const char* xb, const char* yb, Py_ssize_t xs0, Py_ssize_
     cdef const pixel_t* yn
     cdef const pixel_t* xo
     cdef const pixel_t* yo
-    cdef float* vf = (<float*> (v - r1)) + r1  # float rows, same room for padding
+    cdef int32_t* vi = <int32_t*> v  # integer rows (_sums16), same room for padding
     if pixel_t is uint8_t:
         if single:
             if slide:
@@ -54,14 +54,15 @@ cdef void _ssim_row_2d(const char* xb, const char* yb, Py_ssize_t xs0, Py_ssize_
                          xscratch, yscratch, tags, W, c0, c1_ - c0, &xo, &yo)
                 _rows_at(xb, xs0, xs1, yb, ys0, ys1, _reflect(i + r0, H), n0, 1,
                          xscratch, yscratch, tags, W, c0, c1_ - c0, &xn, &yn)
-                _slide_sums_f(xn, yn, xo, yo, vf + c0, vf + vstride + c0,
-                              vf + 2 * vstride + c0, vf + 3 * vstride + c0, c1_ - c0)
+                _slide_sums_i(xn, yn, xo, yo, _sums16(vi, vstride, 0) + c0,
+                              _sums16(vi, vstride, 1) + c0, vi + 2 * vstride + c0,
+                              vi + 3 * vstride + c0, c1_ - c0)
             else:
-                _window_sums_f(xb, xs0, xs1, yb, ys0, ys1, H, i, n0, xscratch, yscratch,
-                               tags, vf, vstride, W, c0, c1_)
+                _window_sums_i(xb, xs0, xs1, yb, ys0, ys1, H, i, n0, xscratch, yscratch,
+                               tags, vi, vstride, W, c0, c1_)
             while j0 < hi:
                 j1 = min(hi, j0 + strip)
-                _finish_row_f(vf, vstride, W, n1, <float*> h, srow, j0, j1, scale,
+                _finish_row_i(vi, vstride, W, n1, <float*> h, srow, j0, j1, scale,
                               c1, c2, cov_norm)
                 j0 = j1
             return
@@ -294,7 +295,7 @@ cdef int _ssim_2d_setup(_Ssim2dArgs* a, const pixel_t[:, :] x, const pixel_t[:, 
     a.direct = a.want_map and a.ss1 == sizeof(double)
     a.tbase = &tmaps[0, 0, 0] if want_grad else NULL
     a.running = running
-    a.single = running and not want_grad and _float_sums_exact(n0, n1)
+    a.single = running and not want_grad and _int_sums_exact(n0, n1)
     a.scale = scale
     a.c1 = c1
     a.c2 = c2
@@ -786,7 +787,7 @@ def ssim_2d_batch(const pixel_t[:, :, :] x, const pixel_t[:, :, :] y,
     a.c2 = c2
     a.cov_norm = cov_norm
     a.running = running
-    a.single = running and _float_sums_exact(n0, n1)
+    a.single = running and _int_sums_exact(n0, n1)
     with nogil:
         ssimfast_pool_run(<ssimfast_task> _ssim_2d_pairs[pixel_t], &a, N, 1, n_threads)
     _free_scratch(block)

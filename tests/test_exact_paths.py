@@ -1,10 +1,10 @@
 """The fast 2-D paths against the plain N-D one, bit for bit.
 
 For integer input with a uniform window the 2-D kernel adds exact integer
-window sums: in float where they fit (uint8, windows up to 129 pixels), else
-in double, sliding them from row to row. Otherwise it computes each input
-row's statistics once into a ring and filters 7- and 11-tap windows in one
-expression per output, others two pairs of taps per pass. The N-D path filters
+window sums: in int16/int32 lanes where they fit (uint8, windows up to 128
+pixels), else in double, sliding them from row to row. Otherwise it computes
+each input row's statistics once into a ring and filters 7- and 11-tap windows
+in one expression per output, others two pairs of taps per pass. The N-D path filters
 every axis in double, whole arrays at a time. All add in scipy.ndimage's order
 for symmetric taps and must give the same map, bit for bit.
 """
@@ -52,12 +52,15 @@ def test_kernel_map_equals_nd_path(h, w, win, dtype, gaussian, sigma, strided, s
     assert np.array_equal(fast, plain)
 
 
-def test_saturated_uint8_sums_are_exact_in_float():
-    """The largest window sums the float path holds: 255 everywhere against 255/0 stripes."""
+def test_saturated_uint8_sums_are_exact_in_integer_lanes():
+    """The largest window sums the integer path holds: 255 everywhere against
+    255/0 stripes (11 x 11: 30855 in an int16 lane). Beyond 128 pixels the sums
+    go through double: 15 x 15 has odd sums of x*x + y*y above 2**24, which
+    float would round."""
     a = np.full((40, 50), 255, np.uint8)
     b = a.copy()
     b[::2] = 0
-    for win in (3, 7, 11, 13):
+    for win in (3, 7, 11, 13, 15):
         fast, plain = _maps(a, b, win, False, 1.5)
         assert np.array_equal(fast, plain)
 
