@@ -4,14 +4,18 @@ The bits must be ffmpeg_ssim_plane's whatever the band size; the SSE, the
 exact sum over the whole plane (ffmpeg_ssim_sse)."""
 import errno
 import os
+import threading
 
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
 from ssimfast import _codec_cy
+from ssimfast import _video_ssim as vs
 from ssimfast._ffmpeg import ffmpeg_ssim_sse
-from ssimfast._video import plane_shapes
+from ssimfast._video import open_video, plane_shapes
+from ssimfast._video_ssim import iter_video_ssim, video_ssim
+from test_ffmpeg_ssim import FORMATS, make_frames, write_y4m
 
 
 def _files(tmp, a_planes, b_planes, lead_a=7, lead_b=10):
@@ -126,3 +130,93 @@ def test_a_short_file_names_its_side_and_errors_are_oserrors(tmp_path):
 def test_frame_bands_checks_its_arguments(args, match):
     with pytest.raises(ValueError, match=match):
         _codec_cy.FrameBands(*args)
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """FrameBands made and frames scored with it, per thread."""
+    made, scored = [], []
+    real = _codec_cy.FrameBands
+
+    class Counted:
+        def __init__(self, *args):
+            self.bands = real(*args)
+            made.append(args)
+
+        def score(self, *args):
+            scored.append(threading.get_ident())
+            return self.bands.score(*args)
+
+    monkeypatch.setattr(_codec_cy, "FrameBands", Counted)
+    return made, scored
+
+
+@pytest.mark.parametrize("pix_fmt,size", [("yuv420p", (72, 70)), ("yuv420p10le", (37, 29)),
+                                          ("yuv422p", (50, 44)), ("yuv444p12le", (24, 20)),
+                                          ("gray16le", (33, 19)), ("gray", (21, 17))])
+def test_video_ssim_reads_in_bands_with_the_same_rows(tmp_path, monkeypatch, counted, pix_fmt,
+                                                      size):
+    """Files scored in bands (as small as one block row, so many bands) give
+    the rows of the same frames given as arrays (whole planes), with psnr,
+    offset, shortest and frames; 1, 2 or 3 threads; every frame after the
+    first read in bands, at most one FrameBands per thread."""
+    made, scored = counted
+    monkeypatch.setattr(vs, "_BAND_BYTES", 1)
+    bits = FORMATS[pix_fmt][2]
+    ref, dist = make_frames(*size, pix_fmt, 7, seed=3)
+    write_y4m(tmp_path / "a.y4m", ref, *size, pix_fmt)
+    write_y4m(tmp_path / "b.y4m", dist, *size, pix_fmt)
+    for psnr in (False, True):
+        for kwargs, frames in (({}, 7), ({"offset": 2, "shortest": True}, 5),
+                               ({"frames": 3}, 3)):
+            skip = kwargs.get("offset", 0)
+            arrays = video_ssim(ref[:frames], dist[skip:skip + frames], preset="ffmpeg",
+                                psnr=psnr, workers=1, bits=bits)
+            for workers in (1, 2, 3):
+                made.clear()
+                scored.clear()
+                files = video_ssim(tmp_path / "a.y4m", tmp_path / "b.y4m", preset="ffmpeg",
+                                   psnr=psnr, workers=workers, **kwargs)
+                assert list(files.rows()) == list(arrays.rows()), (psnr, kwargs, workers)
+                assert len(scored) == frames - 1
+                assert 1 <= len(made) <= workers
+                assert all(m == (plane_shapes(*size, pix_fmt), 1 if bits == 8 else 2,
+                                 (1 << bits) - 1, 1) for m in made)
+
+
+def test_raw_files_and_the_default_definition(tmp_path, counted):
+    """Raw YUV files read in bands too; the default definition does not."""
+    made, scored = counted
+    ref, dist = make_frames(40, 32, "yuv420p", 4, seed=8)
+    for name, frames in (("a.yuv", ref), ("b.yuv", dist)):
+        with open(tmp_path / name, "wb") as f:
+            for planes in frames:
+                f.write(b"".join(p.tobytes() for p in planes))
+    raw = video_ssim(tmp_path / "a.yuv", tmp_path / "b.yuv", preset="ffmpeg", psnr=True,
+                     size=(40, 32), workers=2)
+    assert len(scored) == 3
+    assert list(raw.rows()) == list(video_ssim(ref, dist, preset="ffmpeg", psnr=True).rows())
+    scored.clear()
+    video_ssim(tmp_path / "a.yuv", tmp_path / "b.yuv", size=(40, 32), workers=2)
+    assert scored == []
+
+
+def test_the_first_file_shrinking_is_the_readers_message(tmp_path):
+    """A frame that comes up short in bands: the reader's ValueError (which
+    file, which frame, where it ends, the size now), the rows before it."""
+    ref, dist = make_frames(40, 32, "yuv420p", 5, seed=2)
+    write_y4m(tmp_path / "a.y4m", ref, 40, 32, "yuv420p")
+    write_y4m(tmp_path / "b.y4m", dist, 40, 32, "yuv420p")
+    with open_video(tmp_path / "a.y4m") as reader:
+        cut = reader.frame_offset(3) + 100  # frame 3's Y plane cut short
+        end = reader.frame_offset(3) + reader.frame_bytes
+    rows = []
+    it = iter_video_ssim(tmp_path / "a.y4m", tmp_path / "b.y4m", preset="ffmpeg", workers=1)
+    rows.append(next(it))  # opened: now cut it
+    os.truncate(tmp_path / "a.y4m", cut)
+    with pytest.raises(ValueError) as exc:
+        for row in it:
+            rows.append(row)
+    assert str(exc.value) == (f"{tmp_path / 'a.y4m'} shrank during the run: frame 3 ends at "
+                              f"byte {end}, the file now at {cut}")
+    assert [r["frame"] for r in rows] == [0, 1, 2]
