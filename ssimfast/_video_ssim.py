@@ -438,10 +438,11 @@ class _Slots:
         return scorer.band_row(i, ssims, sses, self.sizes, self.weights)
 
 
-def _bands_apply(scorer, ref_src, dist_src):
+def _bands_apply(preset, bits, ref_src, dist_src):
     """True if FrameBands can score frames of these files: FFmpeg's SSIM of Y4M
     or raw YUV files read with pread, samples in the machine's byte order."""
-    return (scorer.ffmpeg and _PREADV and (sys.byteorder == "little" or scorer.bits == 8)
+    return (preset == "ffmpeg" and bits is not None and _PREADV
+            and (sys.byteorder == "little" or bits == 8)
             and all(isinstance(src.reader, _MappedReader) for src in (ref_src, dist_src)))
 
 
@@ -469,14 +470,16 @@ def _score_stream(state, ref_src, dist_src, total, frames, shortest, offset, pre
         raise ValueError("no frames to score: "
                          + ("dist has no frames after the offset" if offset else "empty videos"))
     _, ref0, dist0 = first
+    frame_bits = _bits_of(ref0, bits)
+    bands = slots is not None and _bands_apply(preset, frame_bits, ref_src, dist_src)
     # Frames in parallel, one thread each, as memory allows; the threads left
-    # over work inside each frame.
+    # over work inside each frame. In bands a frame in flight holds no planes.
     pair_bytes = sum(np.asarray(p).nbytes for p in ref0 + dist0)
-    max_in_flight = max(1, _IN_FLIGHT_BYTES // max(1, pair_bytes))
+    max_in_flight = (n_threads * _IN_FLIGHT_PER_THREAD if bands
+                     else max(1, _IN_FLIGHT_BYTES // max(1, pair_bytes)))
     pool_size = 1 if (total is not None and total <= 1) else min(n_threads, max_in_flight)
     in_flight = max(pool_size, min(pool_size * _IN_FLIGHT_PER_THREAD, max_in_flight))
-    scorer = _Scorer(preset, psnr, _bits_of(ref0, bits), ssim_options,
-                     max(1, n_threads // pool_size))
+    scorer = _Scorer(preset, psnr, frame_bits, ssim_options, max(1, n_threads // pool_size))
     state["bits"] = scorer.bits or (8 if ref0[0].dtype == np.uint8 else 16)
     # The first frame in the calling thread: bad options raise here, before any
     # other frame is read, with warnings pointing at the caller. With all the
@@ -495,7 +498,7 @@ def _score_stream(state, ref_src, dist_src, total, frames, shortest, offset, pre
 
     if slots is not None:
         slots.give(slot)
-        if _bands_apply(scorer, ref_src, dist_src):
+        if bands:
             slots.use_bands(scorer.bits)
         yield from _slot_rows(slots, scorer, total, pool_size, in_flight, progress, workers_for)
     elif pool_size == 1:

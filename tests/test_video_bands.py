@@ -220,3 +220,24 @@ def test_the_first_file_shrinking_is_the_readers_message(tmp_path):
     assert str(exc.value) == (f"{tmp_path / 'a.y4m'} shrank during the run: frame 3 ends at "
                               f"byte {end}, the file now at {cut}")
     assert [r["frame"] for r in rows] == [0, 1, 2]
+
+
+def test_frames_in_bands_are_not_held_back_by_the_memory_bound(tmp_path, monkeypatch, counted):
+    """Frames too large for two in flight (the 96 MiB bound: 8K) are still
+    scored in parallel in bands, each thread with its own FrameBands."""
+    import time
+    made, scored = counted
+    real = _codec_cy.FrameBands.score  # the fixture's counting FrameBands
+
+    def slow(self, *args):  # both threads get frames even on a busy machine
+        time.sleep(0.01)
+        return real(self, *args)
+
+    monkeypatch.setattr(_codec_cy.FrameBands, "score", slow)
+    monkeypatch.setattr(vs, "_IN_FLIGHT_BYTES", 1)
+    ref, dist = make_frames(40, 32, "yuv420p", 9, seed=9)
+    write_y4m(tmp_path / "a.y4m", ref, 40, 32, "yuv420p")
+    write_y4m(tmp_path / "b.y4m", dist, 40, 32, "yuv420p")
+    two = video_ssim(tmp_path / "a.y4m", tmp_path / "b.y4m", preset="ffmpeg", workers=2)
+    assert len(scored) == 8 and len(set(scored)) == 2 and len(made) == 2
+    assert list(two.rows()) == list(video_ssim(ref, dist, preset="ffmpeg").rows())
