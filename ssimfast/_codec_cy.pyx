@@ -1,5 +1,6 @@
 """Compiled kernels of the codec metrics: sums of squared differences (MSE,
-PSNR) and FFmpeg's SSIM (x264's definition). Kept apart from the SSIM kernels
+PSNR) and FFmpeg's SSIM (x264's definition), of planes or of a frame pair read
+from two files in row bands (FrameBands, for video_ssim). Kept apart from the SSIM kernels
 (_kernels.pxi): they share no code, and this module builds in seconds.
 
 The Python layer (_psnr.py, _ffmpeg.py) checks shapes, dtypes and sizes; each
