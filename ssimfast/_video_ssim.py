@@ -498,6 +498,7 @@ def _score_stream(state, ref_src, dist_src, total, frames, shortest, offset, pre
 
     if slots is not None:
         slots.give(slot)
+        del slot  # in bands, the first frame's buffers go
         if bands:
             slots.use_bands(scorer.bits)
         yield from _slot_rows(slots, scorer, total, pool_size, in_flight, progress, workers_for)
