@@ -34,9 +34,11 @@ cores does not count; every stage is the fastest of --repeat rounds, the
 stages of a round run back to back): reading a frame pair
 (pread into buffers), each plane's kernel call on read
 planes, the same call's fixed cost (on a 16x16 plane), PSNR's extra work, one
-float64 division per pixel (the least an exact per-pixel formula costs), and
-video_ssim end to end; the rest of the end-to-end time is the per-frame Python
-work around the calls. Also video_ssim at --threads against one thread.
+float64 division per pixel (the least an exact per-pixel formula costs),
+FFmpeg's definition read and scored in bands (the compiled call per frame of
+video_ssim(preset="ffmpeg") on Y4M files, reading included), and video_ssim
+end to end; the rest of the end-to-end time is the per-frame Python work
+around the calls. Also video_ssim at --threads against one thread.
 """
 import argparse
 import datetime
@@ -247,7 +249,8 @@ def profile_stages(ref, dist, frames, repeat, threads):
     """Milliseconds per frame of each stage of ssimfast's video path (see --profile)."""
     import ssimfast
     from ssimfast._ffmpeg import ffmpeg_ssim, ffmpeg_ssim_sse
-    from ssimfast._video_ssim import _plane_mse
+    from ssimfast import _codec_cy
+    from ssimfast._video_ssim import _BAND_BYTES, _plane_mse
 
     r, d = ssimfast.open_video(ref), ssimfast.open_video(dist)
     pairs = [(r.frame(i), d.frame(i)) for i in range(frames)]  # mapped once, kept
@@ -277,6 +280,13 @@ def profile_stages(ref, dist, frames, repeat, threads):
         [ffmpeg_ssim(x, y, workers=1) for x, y in zip(a, b)] for a, b in pairs]
     stages["ffmpeg: 3 planes with the sse"] = lambda: [
         [ffmpeg_ssim_sse(x, y, workers=1) for x, y in zip(a, b)] for a, b in pairs]
+    # What video_ssim(preset="ffmpeg") does per frame after the first: both
+    # files read with pread in bands of rows and scored while in the cache.
+    bands = _codec_cy.FrameBands(r.plane_shapes, r.dtype.itemsize, (1 << r.bits) - 1,
+                                 _BAND_BYTES)
+    stages["ffmpeg: read and score in bands (compiled, one call per frame)"] = lambda: [
+        bands.score(r.fileno(), r.frame_offset(i), d.fileno(), d.frame_offset(i))
+        for i in range(frames)]
     for preset in ("skimage", "ffmpeg"):
         for psnr in (False, True):
             for w in sorted({1, threads}):
@@ -337,6 +347,11 @@ def format_profile(out):
         rest = e2e - kernel - ms["read a frame pair (pread)"]
         lines.append(f"| default: the rest (Python per frame, threads) | {rest:.3f} | "
                      f"{100 * rest / e2e:.1f} |")
+        bands = ms.get("ffmpeg: read and score in bands (compiled, one call per frame)")
+        if bands is not None:  # (the first frame, read whole, is in the rest too)
+            rest = ms["video_ssim ffmpeg, workers=1"] - bands
+            lines.append(f"| ffmpeg: the rest (Python per frame, threads) | {rest:.3f} | "
+                         f"{100 * rest / e2e:.1f} |")
         lines.append("")
     return "\n".join(lines)
 

@@ -1,5 +1,6 @@
 """Compiled kernels of the codec metrics: sums of squared differences (MSE,
-PSNR) and FFmpeg's SSIM (x264's definition). Kept apart from the SSIM kernels
+PSNR) and FFmpeg's SSIM (x264's definition), of planes or of a frame pair read
+from two files in row bands (FrameBands, for video_ssim). Kept apart from the SSIM kernels
 (_kernels.pxi): they share no code, and this module builds in seconds.
 
 The Python layer (_psnr.py, _ffmpeg.py) checks shapes, dtypes and sizes; each
@@ -12,6 +13,8 @@ as the SSIM kernels do. The pool's state is static to each compiled module, so
 this module has its own pool beside the SSIM kernels' one: at most cores - 1
 more sleeping helper threads, which is acceptable for not sharing a C symbol
 across extension modules."""
+import os
+
 import numpy as np
 
 from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
@@ -656,3 +659,229 @@ def ffmpeg_ssim_plane(const plane_t[:, ::1] a, const plane_t[:, ::1] b, int max_
             sse = sse + p.sse[y]
     free(p.scratch)
     return total / <double> ((bw - 1) * (bh - 1)), sse
+
+
+# ---------------------------------------------------------------------------
+# FFmpeg's SSIM of a frame read from two files in row bands
+# ---------------------------------------------------------------------------
+#
+# The video path's per-frame call: each plane is read (pread) a band of rows at
+# a time from both files into small buffers that stay in the L2 cache and
+# scored at once, rather than a whole frame read into memory (6 MB at 1080p,
+# 24 MiB at 4K: past the L3 cache) and read back. Same block sums, window rows
+# and order of additions as ffmpeg_ssim_plane, so the same bits.
+
+cdef extern from *:
+    """
+    #include <errno.h>
+    #ifndef _WIN32
+    #include <unistd.h>
+    #endif
+    /* n bytes at off into buf: 0, -1 if the file ends first, else an errno.
+       EINTR is retried. */
+    static int ssimfast_pread_full(int fd, char *buf, size_t n, int64_t off)
+    {
+    #ifdef _WIN32
+        (void)fd; (void)buf; (void)n; (void)off;
+        return ENOSYS;
+    #else
+        while (n > 0) {
+            ssize_t got = pread(fd, buf, n, (off_t)off);
+            if (got < 0) {
+                if (errno == EINTR)
+                    continue;
+                return errno;
+            }
+            if (got == 0)
+                return -1;
+            buf += got;
+            n -= (size_t)got;
+            off += got;
+        }
+        return 0;
+    #endif
+    }
+    """
+    int ssimfast_pread_full(int fd, char* buf, size_t n, int64_t off) noexcept nogil
+
+
+class ShortRead(Exception):
+    """A file ended before the frame did (args: 0 for the first file, 1 for
+    the second); the caller says which frame of which file."""
+
+
+cdef enum:
+    MAX_PLANES = 4
+
+
+cdef struct _BandPlane:
+    Py_ssize_t h, w, rows  # rows: per band, a multiple of 4
+    int64_t start          # byte offset of the plane in a frame
+
+
+cdef int64_t _sq_diff_row(const char* a, const char* b, Py_ssize_t x0, Py_ssize_t x1,
+                          const plane_t* tag) noexcept nogil:
+    # The pixels of a row past the last whole 4x4 block (PSNR's SSE).
+    cdef const plane_t* p = <const plane_t*> a
+    cdef const plane_t* q = <const plane_t*> b
+    cdef int64_t total = 0, d
+    cdef Py_ssize_t x
+    for x in range(x0, x1):
+        d = <int64_t> p[x] - <int64_t> q[x]
+        total = total + d * d
+    return total
+
+
+cdef int _plane_bands(int fd_a, int64_t off_a, int fd_b, int64_t off_b, const _BandPlane* pl,
+                      char* band_a, char* band_b, char* sums0, char* sums1,
+                      int64_t c1, int64_t c2, double* ssim, int64_t* sse, int* side,
+                      const plane_t* tag) noexcept nogil:
+    """One plane of both files (their frames at off_a, off_b), band by band:
+    0, or ssimfast_pread_full's error with *side the file (0 or 1)."""
+    cdef Py_ssize_t row_bytes = pl.w * sizeof(plane_t)
+    cdef Py_ssize_t bw = pl.w >> 2, bh = pl.h >> 2
+    cdef Py_ssize_t r0 = 0, r1, z, y, x0
+    cdef int64_t off, total_sse = 0
+    cdef double total = 0.0
+    cdef char* prev = sums1  # block row z - 1
+    cdef char* cur = sums0   # block row z
+    cdef char* tmp
+    cdef const char* ra
+    cdef const char* rb
+    cdef int rc
+    while r0 < pl.h:
+        r1 = min(pl.h, r0 + pl.rows)
+        off = pl.start + r0 * row_bytes
+        rc = ssimfast_pread_full(fd_a, band_a, (r1 - r0) * row_bytes, off_a + off)
+        if rc != 0:
+            side[0] = 0
+            return rc
+        rc = ssimfast_pread_full(fd_b, band_b, (r1 - r0) * row_bytes, off_b + off)
+        if rc != 0:
+            side[0] = 1
+            return rc
+        # r0 is a multiple of 4: the band holds whole block rows, then maybe
+        # the plane's last h % 4 rows, which no block covers.
+        z = r0 >> 2
+        while z < bh and 4 * z + 4 <= r1:
+            ra = band_a + (4 * z - r0) * row_bytes
+            rb = band_b + (4 * z - r0) * row_bytes
+            if plane_t is uint8_t:
+                total_sse = total_sse + ssimfast_block_sums_8(
+                    <const uint8_t*> ra, row_bytes, <const uint8_t*> rb, row_bytes, bw,
+                    <int32_t*> cur)
+                if z > 0:
+                    total = total + _end_row_8(<int32_t*> prev, <int32_t*> cur, bw - 1)
+            else:
+                total_sse = total_sse + _block_sums_16(ra, row_bytes, rb, row_bytes, 0, bw,
+                                                       <int64_t*> cur)
+                if z > 0:
+                    total = total + _end_row_16(<int64_t*> prev, <int64_t*> cur, bw - 1,
+                                                c1, c2)
+            tmp = prev
+            prev = cur
+            cur = tmp
+            z = z + 1
+        if 4 * bw < pl.w or r1 > 4 * bh:
+            for y in range(r0, r1):
+                x0 = 0 if y >= 4 * bh else 4 * bw
+                total_sse = total_sse + _sq_diff_row(band_a + (y - r0) * row_bytes,
+                                                     band_b + (y - r0) * row_bytes, x0, pl.w, tag)
+        r0 = r1
+    ssim[0] = total / <double> ((bw - 1) * (bh - 1))
+    sse[0] = total_sse
+    return 0
+
+
+cdef class FrameBands:
+    """Scratch of one thread for ffmpeg_ssim_bands: a band of rows of each
+    file and two rows of block sums, reused frame after frame.
+
+    FrameBands(shapes, itemsize, max_value, band_bytes): shapes the planes'
+    (height, width) in frame order (each at least 8x8), itemsize 1 (uint8)
+    or 2 (uint16, native order), max_value as for ffmpeg_ssim_plane, and
+    band_bytes the bytes of a band of one file (rounded to whole 4-row block
+    rows, at least one)."""
+    cdef _BandPlane planes[MAX_PLANES]
+    cdef int n_planes, itemsize
+    cdef int64_t c1, c2, frame_bytes
+    cdef char* mem
+    cdef char* band_a
+    cdef char* band_b
+    cdef char* sums0
+    cdef char* sums1
+
+    def __cinit__(self, shapes, int itemsize, int max_value, Py_ssize_t band_bytes):
+        shapes = [(int(h), int(w)) for h, w in shapes]
+        if not 1 <= len(shapes) <= MAX_PLANES:
+            raise ValueError(f"FrameBands: 1 to {MAX_PLANES} planes, got {len(shapes)}")
+        if itemsize not in (1, 2):
+            raise ValueError(f"FrameBands: itemsize must be 1 or 2, got {itemsize}")
+        if not 1 <= max_value <= 65535 or (itemsize == 1 and max_value != 255):
+            raise ValueError(f"FrameBands: bad max_value {max_value} for itemsize {itemsize}")
+        if band_bytes < 1:
+            raise ValueError(f"FrameBands: band_bytes must be positive, got {band_bytes}")
+        cdef Py_ssize_t band_max = 0, sums_max = 0, start = 0
+        for k, (h, w) in enumerate(shapes):
+            if h < 8 or w < 8:
+                raise ValueError(f"FrameBands: planes need at least 8x8 pixels, got {w}x{h}")
+            if h * w > (1 << 40):
+                raise ValueError(f"FrameBands: plane of {w}x{h} pixels is too large")
+            self.planes[k].h = h
+            self.planes[k].w = w
+            self.planes[k].rows = max(4, band_bytes // (w * itemsize) // 4 * 4)
+            self.planes[k].start = start
+            start += h * w * itemsize
+            band_max = max(band_max, min(h, self.planes[k].rows) * w * itemsize)
+            sums_max = max(sums_max, 4 * (w >> 2) * (4 if itemsize == 1 else 8))
+        self.n_planes = len(shapes)
+        self.itemsize = itemsize
+        self.frame_bytes = start
+        self.c1 = <int64_t> (.01 * .01 * max_value * max_value * 64 + .5)
+        self.c2 = <int64_t> (.03 * .03 * max_value * max_value * 64 * 63 + .5)
+        # 64-byte aligned pieces (cache lines).
+        band_max = (band_max + 63) // 64 * 64
+        sums_max = (sums_max + 63) // 64 * 64
+        self.mem = <char*> malloc(2 * band_max + 2 * sums_max + 64)
+        if self.mem == NULL:
+            raise MemoryError("FrameBands: out of memory")
+        self.band_a = <char*> ((<size_t> self.mem + 63) // 64 * 64)
+        self.band_b = self.band_a + band_max
+        self.sums0 = self.band_b + band_max
+        self.sums1 = self.sums0 + sums_max
+
+    def __dealloc__(self):
+        free(self.mem)
+
+    def score(self, int fd_a, int64_t off_a, int fd_b, int64_t off_b):
+        """FFmpeg's SSIM of each plane of the frames at byte off_a of file
+        descriptor fd_a and off_b of fd_b: (ssims, sses), tuples of floats and
+        ints, each equal to ffmpeg_ssim_plane's on the planes read (the sse
+        also counts the pixels past the last whole 4x4 block). Raises
+        ShortRead(file) if a file ends first, OSError on a read error."""
+        if fd_a < 0 or fd_b < 0:
+            raise ValueError(f"FrameBands.score: bad file descriptors {fd_a}, {fd_b}")
+        if off_a < 0 or off_b < 0 or max(off_a, off_b) > (1 << 62) - self.frame_bytes:
+            raise ValueError(f"FrameBands.score: bad offsets {off_a}, {off_b}")
+        cdef double ssim[MAX_PLANES]
+        cdef int64_t sse[MAX_PLANES]
+        cdef int k, rc = 0, side = 0
+        with nogil:
+            for k in range(self.n_planes):
+                if self.itemsize == 1:
+                    rc = _plane_bands[uint8_t](fd_a, off_a, fd_b, off_b, &self.planes[k],
+                                               self.band_a, self.band_b, self.sums0, self.sums1,
+                                               self.c1, self.c2, &ssim[k], &sse[k], &side, NULL)
+                else:
+                    rc = _plane_bands[uint16_t](fd_a, off_a, fd_b, off_b, &self.planes[k],
+                                                self.band_a, self.band_b, self.sums0,
+                                                self.sums1, self.c1, self.c2, &ssim[k], &sse[k],
+                                                &side, NULL)
+                if rc != 0:
+                    break
+        if rc == -1:
+            raise ShortRead(side)
+        if rc != 0:
+            raise OSError(rc, os.strerror(rc))
+        return (tuple([ssim[k] for k in range(self.n_planes)]),
+                tuple([sse[k] for k in range(self.n_planes)]))

@@ -236,10 +236,23 @@ class _MappedReader(VideoReader):
                 self._file.seek(offset + done)
                 n = self._file.readinto(view[done:])
             if not n:
-                raise ValueError(f"{self.path} shrank during the run: frame {i} ends at byte "
-                                 f"{self._offsets[i] + self.frame_bytes}, the file now at "
-                                 f"{os.fstat(self._file.fileno()).st_size}")
+                raise self.shrank(i)
             done += n
+
+    def shrank(self, i):
+        """The error for frame i coming up short: the file shrank since it was opened."""
+        return ValueError(f"{self.path} shrank during the run: frame {i} ends at byte "
+                          f"{self._offsets[i] + self.frame_bytes}, the file now at "
+                          f"{os.fstat(self._file.fileno()).st_size}")
+
+    def fileno(self):
+        """The file's descriptor (for a compiled reader: see frame_offset)."""
+        return self._file.fileno()
+
+    def frame_offset(self, i):
+        """Byte offset of frame i (0 <= i < n_frames) in the file: its planes
+        back to back from there, as plane_shapes, each row after row."""
+        return self._offsets[i]
 
     def __iter__(self):
         for i in range(self.n_frames):

@@ -447,7 +447,8 @@ def test_rows_do_not_depend_on_the_threads(tmp_path, pix_fmt, size):
 def test_each_scoring_thread_owns_its_frames(clip, monkeypatch):
     """With readers that read by index, a frame is read and scored in one
     thread, into a buffer no other frame uses until it is scored; at most one
-    buffer pair per thread; the first and last frames get every thread."""
+    buffer pair per thread; the first and last frames get every thread.
+    (The default definition: FFmpeg's reads in bands, tests/test_video_bands.py.)"""
     import threading
     import time
     with open_video(clip / "ref.y4m") as a, open_video(clip / "dist.y4m") as b:
@@ -470,7 +471,7 @@ def test_each_scoring_thread_owns_its_frames(clip, monkeypatch):
 
     monkeypatch.setattr(ssimfast._video._MappedReader, "read_plane", read_plane)
     monkeypatch.setattr(vs._Scorer, "score_planes", score)
-    scores = video_ssim(clip / "ref.y4m", clip / "dist.y4m", preset="ffmpeg", workers=2)
+    scores = video_ssim(clip / "ref.y4m", clip / "dist.y4m", workers=2)
     assert len(scores) == 20 and sorted(i for i, *_ in seen) == list(range(20))
     assert all(ok for *_, ok in seen)
     # Frames 1 to 19: each plane read by the thread that scored the frame.
@@ -485,57 +486,76 @@ def test_each_scoring_thread_owns_its_frames(clip, monkeypatch):
 
 
 # Cuts dist.y4m after its frame 2 once a scoring thread has read that frame's
-# last plane: with several threads, each reads its own frames; later frames
-# come up short.
+# last plane (default definition) or scored it (FFmpeg's, read in bands): with
+# several threads, each reads its own frames; later frames come up short.
 _SHRINK_THREADS = """
 import os, sys
 import ssimfast._video as video
-from ssimfast._video_ssim import iter_video_ssim
-read_plane = video._MappedReader.read_plane
+import ssimfast._video_ssim as vs
+preset = None if sys.argv[1] == "default" else sys.argv[1]
+cut = video.open_video("dist.y4m").frame_offset(3)
+read_plane, band_row = video._MappedReader.read_plane, vs._Scorer.band_row
 def shrinking(self, i, k, buf):
     plane = read_plane(self, i, k, buf)
     if i == 2 and k == 2 and self.path == "dist.y4m":
-        os.truncate("dist.y4m", self._offsets[3])
+        os.truncate("dist.y4m", cut)
     return plane
+def shrinking_bands(self, i, *args):
+    if i == 2:
+        os.truncate("dist.y4m", cut)
+    return band_row(self, i, *args)
 video._MappedReader.read_plane = shrinking
+vs._Scorer.band_row = shrinking_bands
 rows = []
 try:
-    for row in iter_video_ssim("ref.y4m", "dist.y4m", preset="ffmpeg", workers=2):
+    for row in vs.iter_video_ssim("ref.y4m", "dist.y4m", preset=preset, workers=2):
         rows.append(row["frame"])
 except ValueError as exc:
     print(rows, exc)
 """
 
 
-def test_a_video_that_shrinks_while_threads_read_it(tmp_path):
+@pytest.mark.parametrize("preset", ["default", "ffmpeg"])
+def test_a_video_that_shrinks_while_threads_read_it(tmp_path, preset):
     ref, dist = make_frames(256, 128, "yuv420p", 8, seed=6)
     write_y4m(tmp_path / "ref.y4m", ref, 256, 128, "yuv420p")
     write_y4m(tmp_path / "dist.y4m", dist, 256, 128, "yuv420p")
-    proc = subprocess.run([sys.executable, "-c", _SHRINK_THREADS], cwd=tmp_path,
+    with open_video(tmp_path / "dist.y4m") as reader:
+        cut, frame_bytes = reader.frame_offset(3), reader.frame_bytes
+    proc = subprocess.run([sys.executable, "-c", _SHRINK_THREADS, preset], cwd=tmp_path,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, (proc.returncode, proc.stderr)  # not -SIGBUS
     rows, message = proc.stdout.split("]", 1)
     assert rows.startswith("[0, 1, 2")  # complete rows in order, up to the cut
-    assert "dist.y4m shrank during the run" in message
+    # The first frame that comes up short: 3, or a later one read before the cut.
+    m = re.fullmatch(r" dist.y4m shrank during the run: frame (\d+) ends at byte (\d+), "
+                     r"the file now at (\d+)\n", message)
+    assert m, message
+    i = int(m.group(1))
+    assert i >= 3 and rows.startswith(str(list(range(i)))[:-1])
+    assert int(m.group(2)) == cut + (i - 3) * (frame_bytes + 6) + frame_bytes
+    assert int(m.group(3)) == cut
 
 
-def test_ctrl_c_in_the_calling_thread_stops_the_helpers(clip, monkeypatch):
+@pytest.mark.parametrize("preset", [None, "ffmpeg"])
+def test_ctrl_c_in_the_calling_thread_stops_the_helpers(clip, monkeypatch, preset):
     """Ctrl-C while the calling thread scores a frame: the rows yielded are
     complete and in order, the helper threads end with their frame."""
     import threading
-    real = vs._Scorer.score_planes
+    name = "band_row" if preset else "score_planes"  # FFmpeg's: read in bands
+    real = getattr(vs._Scorer, name)
     caller = threading.get_ident()
 
-    def score(self, index, plane_pairs, workers=None):
+    def score(self, index, *args, **kwargs):
         if index >= 8 and threading.get_ident() == caller:
             raise KeyboardInterrupt
-        return real(self, index, plane_pairs, workers=workers)
+        return real(self, index, *args, **kwargs)
 
-    monkeypatch.setattr(vs._Scorer, "score_planes", score)
+    monkeypatch.setattr(vs._Scorer, name, score)
     before = threading.active_count()
     rows = []
     with pytest.raises(KeyboardInterrupt):
-        for row in iter_video_ssim(clip / "ref.y4m", clip / "dist.y4m", preset="ffmpeg",
+        for row in iter_video_ssim(clip / "ref.y4m", clip / "dist.y4m", preset=preset,
                                    workers=2):
             rows.append(row)
     assert [r["frame"] for r in rows] == list(range(len(rows))) and len(rows) < 20
