@@ -244,23 +244,18 @@ def main(argv=None):
 def time_psnr_image(threads, pairs=15):
     """PSNR of one 2160x3840 uint8 image pair (the issue's third target):
     scikit-image's peak_signal_noise_ratio against ssimfast's (workers=threads),
-    called alternately; the median of the pairs' time ratios."""
+    called alternately (bench_ssim's pair and timing); the median of the
+    pairs' time ratios."""
+    sys.path.insert(0, str(HERE))
+    from bench_ssim import make_pair, time_pair  # (scikit-image: not for --profile)
     from skimage.metrics import peak_signal_noise_ratio as skimage_psnr
     import ssimfast
-    rng = np.random.default_rng(0)
-    a = rng.integers(0, 256, (2160, 3840), dtype=np.uint8)
-    b = np.clip(a.astype(np.int16) + rng.integers(-20, 21, a.shape), 0, 255).astype(np.uint8)
-    calls = {"skimage": lambda: skimage_psnr(a, b),
-             "ssimfast": lambda: ssimfast.peak_signal_noise_ratio(a, b, workers=threads)}
-    assert calls["skimage"]() == calls["ssimfast"]()  # the same number (exact for uint8)
-    times = {k: [] for k in calls}
-    for k in range(pairs):
-        for name in (("skimage", "ssimfast") if k % 2 == 0 else ("ssimfast", "skimage")):
-            t0 = time.perf_counter()
-            calls[name]()
-            times[name].append(time.perf_counter() - t0)
-    ratios = [s / f for s, f in zip(times["skimage"], times["ssimfast"])]
-    return {"ms": {k: 1e3 * statistics.median(v) for k, v in times.items()},
+    a, b = make_pair((2160, 3840))
+    t = time_pair(lambda: skimage_psnr(a, b),
+                  lambda: ssimfast.peak_signal_noise_ratio(a, b, workers=threads), pairs)
+    assert t["max_abs_diff_mean"] == 0  # the same number (exact for uint8)
+    ratios = [s / f for s, f in zip(t["ref_times_s"], t["fast_times_s"])]
+    return {"ms": {"skimage": t["ref_ms"], "ssimfast": t["fast_ms"]},
             "skimage_over_ssimfast": statistics.median(ratios), "pairs": pairs}
 
 
