@@ -551,6 +551,16 @@ cdef double _end_row_16(const int64_t* s0, const int64_t* s1, Py_ssize_t n,
     return <double> row
 
 
+# FFmpeg's constants (vf_ssim.c computes them in double and truncates, + .5),
+# for window sums of 64 pixels.
+cdef inline int64_t _ffmpeg_c1(int max_value) noexcept nogil:
+    return <int64_t> (.01 * .01 * max_value * max_value * 64 + .5)
+
+
+cdef inline int64_t _ffmpeg_c2(int max_value) noexcept nogil:
+    return <int64_t> (.03 * .03 * max_value * max_value * 64 * 63 + .5)
+
+
 # Window rows per parallel band: each band computes its first block row once
 # more than a serial pass would (1 in 16).
 cdef Py_ssize_t BAND = 16
@@ -635,9 +645,8 @@ def ffmpeg_ssim_plane(const plane_t[:, ::1] a, const plane_t[:, ::1] b, int max_
     p.bw = bw
     p.bh = bh
     p.n_win = bw - 1
-    # vf_ssim.c computes the constants in double and truncates (+ .5).
-    p.c1 = <int64_t> (.01 * .01 * max_value * max_value * 64 + .5)
-    p.c2 = <int64_t> (.03 * .03 * max_value * max_value * 64 * 63 + .5)
+    p.c1 = _ffmpeg_c1(max_value)
+    p.c2 = _ffmpeg_c2(max_value)
     # Two rows of block sums, 4 per block, for each participant; then each
     # window row's value and each band's SSE (one malloc: no NumPy arrays,
     # whose creation and sum cost more than a small plane's SSIM).
@@ -837,8 +846,8 @@ cdef class FrameBands:
         self.n_planes = len(shapes)
         self.itemsize = itemsize
         self.frame_bytes = start
-        self.c1 = <int64_t> (.01 * .01 * max_value * max_value * 64 + .5)
-        self.c2 = <int64_t> (.03 * .03 * max_value * max_value * 64 * 63 + .5)
+        self.c1 = _ffmpeg_c1(max_value)
+        self.c2 = _ffmpeg_c2(max_value)
         # 64-byte aligned pieces (cache lines).
         band_max = (band_max + 63) // 64 * 64
         sums_max = (sums_max + 63) // 64 * 64

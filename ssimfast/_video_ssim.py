@@ -367,9 +367,13 @@ class _Slots:
         self.ref, self.dist, self.offset = ref, dist, offset
         self.n_slots = n_slots
         self.band_args = None  # FrameBands' arguments once use_bands is called
+        self._empty_slots()
+
+    def _empty_slots(self):
+        """n_slots free slots, none allocated yet (take() allocates them)."""
         self._free = queue.SimpleQueue()
-        for _ in range(n_slots):
-            self._free.put(None)  # not yet allocated
+        for _ in range(self.n_slots):
+            self._free.put(None)
 
     def use_bands(self, bits):
         """From now on, score() reads and scores each frame pair in one
@@ -380,9 +384,7 @@ class _Slots:
         self.band_args = (shapes, self.ref.dtype.itemsize, (1 << bits) - 1)
         self.sizes = [h * w for h, w in shapes]
         self.weights = ffmpeg_weights(shapes)
-        self._free = queue.SimpleQueue()
-        for _ in range(self.n_slots):
-            self._free.put(None)
+        self._empty_slots()
 
     def take(self):
         slot = self._free.get_nowait()  # never empty: no more tasks than slots run at once
